@@ -1,0 +1,142 @@
+"""Bearer tokens for the Management API: a static token, or the client-credentials grant.
+
+One provider per tap instance (no process-wide singleton), so two taps in one process with
+different tenants never share a token.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import requests
+
+from tap_auth0_events.errors import AuthenticationError, ConfigError
+
+# Refresh this long before the server-stated expiry, so a token never dies mid-handshake.
+EXPIRY_LEEWAY_SECONDS = 60.0
+
+
+class TokenProvider(Protocol):
+    """Gives the current bearer token; `invalidate` is called after a 401."""
+
+    can_refresh: bool
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+class StaticToken:
+    """A token pasted into the config: it cannot be renewed, so a 401 is final."""
+
+    can_refresh = False
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+    def invalidate(self) -> None:
+        """Nothing to renew; the caller turns the 401 into an error."""
+
+
+class ClientCredentials:
+    """Tokens from `POST {base}/oauth/token` (client-credentials grant), renewed before expiry."""
+
+    can_refresh = True
+
+    def __init__(
+        self,
+        session: requests.Session,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        audience: str,
+        timeout: float = 30.0,
+    ) -> None:
+        self._session = session
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._audience = audience
+        self._timeout = timeout
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self.fetch_count = 0
+
+    def token(self) -> str:
+        if self._token is None or time.monotonic() >= self._expires_at - EXPIRY_LEEWAY_SECONDS:
+            self._fetch()
+        assert self._token is not None
+        return self._token
+
+    def invalidate(self) -> None:
+        self._token = None
+
+    def _fetch(self) -> None:
+        try:
+            response = self._session.post(
+                self._token_url,
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": self._client_id,
+                    "client_secret": self._client_secret,
+                    "audience": self._audience,
+                },
+                timeout=self._timeout,
+            )
+        except requests.RequestException as exc:
+            # The exception text holds only the URL and the socket error, never the body we sent.
+            raise AuthenticationError(
+                f"could not reach {self._token_url} for a token: {type(exc).__name__}"
+            ) from None
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"{self._token_url} refused client_id {self._client_id!r} "
+                f"(HTTP {response.status_code}{_error_code(response)}): check client_id and client_secret, "
+                "and that the application is authorized for the Management API"
+            )
+        if response.status_code != 200:
+            raise AuthenticationError(
+                f"token request to {self._token_url} failed with HTTP {response.status_code}{_error_code(response)}"
+            )
+        try:
+            body = response.json()
+            token = body["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise AuthenticationError(f"{self._token_url} answered without an access_token") from None
+        self._token = str(token)
+        expires_in = body.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 3600.0
+        self._expires_at = time.monotonic() + lifetime
+        self.fetch_count += 1
+
+
+def _error_code(response: requests.Response) -> str:
+    """The OAuth error code from a JSON body, if there is one (never the whole body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return f", {body['error'][:60]}"
+    return ""
+
+
+def make_token_provider(config: dict, session: requests.Session, base_url: str) -> TokenProvider:
+    """Pick the provider from the settings: `api_token`, or `client_id` + `client_secret`."""
+    if config.get("api_token"):
+        return StaticToken(config["api_token"])
+    if config.get("client_id") and config.get("client_secret"):
+        domain = config.get("domain") or ""
+        audience = config.get("audience") or f"https://{domain}/api/v2/"
+        return ClientCredentials(
+            session,
+            token_url=f"{base_url}/oauth/token",
+            client_id=config["client_id"],
+            client_secret=config["client_secret"],
+            audience=audience,
+        )
+    raise ConfigError("set api_token, or client_id and client_secret (see README: Creating the Auth0 application)")

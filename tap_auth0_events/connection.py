@@ -1,0 +1,315 @@
+"""One long-lived connection to `GET /api/v2/events`, reopened through cycling and faults.
+
+`EventFeed.messages()` yields what the run loop needs: real events (raw JSON text), offset-only
+progress, liveness ticks and connection changes. It knows the status-code policy and the
+reconnect rules; it knows nothing of Singer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import backoff
+import orjson
+import requests
+
+from tap_auth0_events.auth import TokenProvider
+from tap_auth0_events.errors import (
+    AuthenticationError,
+    BadRequestError,
+    OffsetExpiredError,
+    PermissionDeniedError,
+    StreamCorruptError,
+)
+from tap_auth0_events.records import MalformedEventError, parse_message
+from tap_auth0_events.sse import SSEDecoder
+
+READ_CHUNK = 256 * 1024
+# A frame that is broken this many times in a row at the same position is not a passing fault.
+MAX_BROKEN_FRAME_REPEATS = 3
+# Codes of `event: error` meaning the position itself is unusable (not a passing fault).
+CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
+
+
+class Kind(Enum):
+    EVENT = "event"  # a real event: `data` holds its JSON text, `offset` its position
+    OFFSET = "offset"  # an offset-only marker: the position moves, no record
+    TICK = "tick"  # bytes arrived (heartbeat, comment): the connection is alive
+    CONNECTED = "connected"  # a new connection answered 200
+    FAULT = "fault"  # the connection broke; a reconnect follows
+
+
+@dataclass(slots=True)
+class FeedMessage:
+    kind: Kind
+    offset: str | None = None
+    event: dict | None = None
+
+
+@dataclass(slots=True)
+class StartPosition:
+    """Where the first connection starts: after an offset, at a time, or at the live edge."""
+
+    offset: str | None = None
+    from_timestamp: str | None = None
+
+
+class EventFeed:
+    """Reads the Events API for a set of event types, reconnecting from the last offset it yielded."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        tokens: TokenProvider,
+        event_types: Sequence[str],
+        session: requests.Session,
+        logger: logging.Logger,
+        read_timeout: float = 20.0,
+        connect_timeout: float = 10.0,
+        max_backoff: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._url = f"{base_url}/api/v2/events"
+        self._tokens = tokens
+        self._event_types = list(event_types)
+        self._session = session
+        self._log = logger
+        self._timeouts = (connect_timeout, read_timeout)
+        self._max_backoff = max_backoff
+        self._sleep = sleep
+        self.offset: str | None = None
+        self.connections = 0
+        self.faults = 0
+        self._broken: tuple[str | None, int] = (None, 0)
+
+    def messages(self, start: StartPosition) -> Iterator[FeedMessage]:
+        """Yield messages forever; the caller stops iterating when its run is over."""
+        self.offset = start.offset
+        retry_floor = 0.0
+        delays: Iterator[float] | None = None
+        refreshed_after_401 = False
+        while True:
+            progressed = False
+            wait = 0.0
+            try:
+                response = self._open(start)
+                if response.status_code == 401 and self._tokens.can_refresh and not refreshed_after_401:
+                    response.close()
+                    self._log.info("HTTP 401 from the Events API: fetching a new token")
+                    self._tokens.invalidate()
+                    refreshed_after_401 = True
+                    continue
+                wait = self._check_status(response)
+                if wait > 0.0:
+                    self.faults += 1
+                    yield FeedMessage(Kind.FAULT)
+                else:
+                    refreshed_after_401 = False
+                    self.connections += 1
+                    yield FeedMessage(Kind.CONNECTED)
+                    decoder = SSEDecoder(last_event_id=self.offset)
+                    for message in self._read(response, decoder):
+                        progressed = progressed or message.kind in (Kind.EVENT, Kind.OFFSET)
+                        yield message
+                    if decoder.retry is not None:
+                        retry_floor = decoder.retry / 1000.0
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                self.faults += 1
+                self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
+                yield FeedMessage(Kind.FAULT)
+            except _ServerCycled as cycled:
+                if cycled.fault:
+                    self.faults += 1
+                    yield FeedMessage(Kind.FAULT)
+            if progressed:
+                delays = None
+                pause = max(wait, retry_floor)
+            else:
+                if delays is None:
+                    delays = _backoff_delays(self._max_backoff)
+                pause = max(wait, retry_floor, next(delays))
+            if pause:
+                self._log.debug("reconnecting in %.2fs", pause)
+                self._sleep(pause)
+
+    def _open(self, start: StartPosition) -> requests.Response:
+        params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self._event_types]
+        headers = {
+            "Accept": "text/event-stream",
+            "Authorization": f"Bearer {self._tokens.token()}",
+            "Cache-Control": "no-cache",
+        }
+        if self.offset is not None:
+            # The header wins over `from` on Auth0's side, and needs no URL-encoding of base64.
+            headers["Last-Event-ID"] = self.offset
+        elif start.from_timestamp:
+            params.append(("from_timestamp", start.from_timestamp))
+        return self._session.get(self._url, params=params, headers=headers, stream=True, timeout=self._timeouts)
+
+    def _check_status(self, response: requests.Response) -> float:
+        """0.0 for a stream to read; seconds to wait for 429/5xx; an error for the rest."""
+        status = response.status_code
+        if status == 200:
+            return 0.0
+        detail = _error_detail(response)
+        response.close()
+        if status == 429:
+            wait = _retry_after(response.headers.get("Retry-After"))
+            self._log.warning("HTTP 429 rate limited by the Events API; retrying in %.1fs", wait)
+            return wait
+        if status >= 500:
+            self._log.warning("HTTP %d from the Events API%s; retrying", status, detail)
+            return 0.001
+        if status == 401:
+            raise AuthenticationError(
+                f"HTTP 401 from the Events API{detail}: the token is missing, invalid or expired "
+                "(check api_token, or client_id/client_secret)"
+            )
+        if status == 403:
+            raise PermissionDeniedError(
+                f"HTTP 403 from the Events API{detail}: the token lacks the read:events scope "
+                "(grant it to the application under APIs > Auth0 Management API > Machine to Machine)"
+            )
+        if status == 410:
+            raise OffsetExpiredError(_expired_message(self.offset, detail))
+        if status == 400:
+            raise BadRequestError(
+                f"HTTP 400 from the Events API{detail}: the stored offset is malformed or an event type is "
+                f"not supported by this tenant (event types asked for: {len(self._event_types)})"
+            )
+        raise BadRequestError(f"HTTP {status} from {self._url}{detail}: check domain / api_url")
+
+    def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
+        raw = response.raw
+        try:
+            while True:
+                chunk = raw.read1(READ_CHUNK)
+                if not chunk:
+                    break
+                events = decoder.feed(chunk)
+                if not events:
+                    yield FeedMessage(Kind.TICK)
+                    continue
+                for sse in events:
+                    name = sse.event
+                    if name == "offset-only":
+                        self.offset = sse.id
+                        yield FeedMessage(Kind.OFFSET, offset=sse.id)
+                    elif name == "error":
+                        self._on_error_event(sse.data)
+                    elif name == "message" and not sse.data:
+                        continue
+                    else:
+                        try:
+                            data_offset, event = parse_message(orjson.loads(sse.data))
+                        except (orjson.JSONDecodeError, MalformedEventError) as exc:
+                            self._on_broken_frame(exc)
+                        offset = data_offset or sse.id
+                        # The offset moves only when the consumer asks for the next message,
+                        # i.e. after it has handled this one.
+                        yield FeedMessage(Kind.EVENT, offset=offset, event=event)
+                        self.offset = offset
+                        self._broken = (None, 0)
+        finally:
+            response.close()
+        if decoder.pending:
+            self._log.warning("connection closed in the middle of a message; resuming from the last offset")
+            raise _ServerCycled(fault=True)
+        self._log.info("the Events API closed the connection (normal cycling); resuming")
+        raise _ServerCycled(fault=False)
+
+    def _on_broken_frame(self, exc: Exception) -> None:
+        """Reconnect from the last good offset; give up (without skipping) if it keeps happening."""
+        position, count = self._broken
+        count = count + 1 if position == self.offset else 1
+        self._broken = (self.offset, count)
+        where = f"after offset {self.offset}" if self.offset else "at the start position"
+        if count >= MAX_BROKEN_FRAME_REPEATS:
+            raise StreamCorruptError(
+                f"the message {where} was not a valid event {count} times in a row ({exc}); "
+                "stopping without moving past it, so no event is skipped. Retry later or report it to Auth0"
+            )
+        self._log.warning("a message %s was not a valid event (%s); reconnecting to fetch it again", where, exc)
+        raise _ServerCycled(fault=True)
+
+    def _on_error_event(self, data: str) -> None:
+        try:
+            error = orjson.loads(data).get("error", {})
+            code, message = str(error.get("code", "unknown")), str(error.get("message", ""))[:200]
+        except (orjson.JSONDecodeError, AttributeError):
+            code, message = "unparseable", ""
+        if code in CURSOR_ERRORS:
+            raise OffsetExpiredError(_expired_message(self.offset, f" ({code}: {message})"))
+        if code == "connection_timeout":
+            self._log.info("server ended the connection (connection_timeout); resuming")
+            raise _ServerCycled(fault=False)
+        self._log.warning("error event from the Events API (%s: %s); reconnecting", code, message)
+        raise _ServerCycled(fault=True)
+
+
+class _ServerCycled(Exception):
+    """The server closed the stream; `fault` says whether it was a clean close."""
+
+    def __init__(self, *, fault: bool) -> None:
+        super().__init__()
+        self.fault = fault
+
+
+def _backoff_delays(cap: float) -> Iterator[float]:
+    """Capped exponential backoff with full jitter: 0.5 s base, doubling, at most `cap`."""
+    for value in backoff.expo(base=2, factor=0.5, max_value=cap):
+        if value is None:  # the generator's priming value in older backoff releases
+            continue
+        yield backoff.full_jitter(value)
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date); 1 s when absent."""
+    if not header:
+        return 1.0
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return 1.0
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_detail(response: requests.Response) -> str:
+    """A short, safe summary of an error body: its error code and message, never headers."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    nested = body.get("error")
+    if isinstance(nested, dict):
+        body = nested
+    parts = [str(body[key])[:160] for key in ("errorCode", "code", "message") if isinstance(body.get(key), str)]
+    return f" ({': '.join(parts)})" if parts else ""
+
+
+def _expired_message(offset: str | None, detail: str) -> str:
+    return (
+        f"the stored offset has expired{detail}: Auth0 no longer holds events that old. "
+        "Events between the last run and now may be gone from the API; to restart, set start_date "
+        "and clear this tap's state (meltano state clear), or set on_expired_offset=restart_from_time"
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """Exception class and reason without URLs' query strings or headers."""
+    text = str(exc)
+    if "?" in text:
+        text = text.split("?", 1)[0]
+    return f"{type(exc).__name__}: {text[:200]}"

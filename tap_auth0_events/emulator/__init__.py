@@ -1,0 +1,1 @@
+"""Local emulator of the Auth0 Events API (SSE) for tests, benchmarks and demos."""

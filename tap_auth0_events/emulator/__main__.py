@@ -1,0 +1,52 @@
+"""`tap-auth0-events-emulator`: serve the Events API emulator on 127.0.0.1 until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tap-auth0-events-emulator", description=__doc__)
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--events", type=int, default=2000, help="events of history to start with")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--live-rate", type=float, default=1.0, help="events appended per second while running")
+    parser.add_argument("--cycle-seconds", type=float, default=180.0, help="close each connection after this long")
+    parser.add_argument("--heartbeat-seconds", type=float, default=5.0)
+    parser.add_argument("--retry-ms", type=int, default=500)
+    parser.add_argument("--chunked", action="store_true", help="send the stream with chunked transfer encoding")
+    parser.add_argument("--port-file", help="write the chosen port here once listening")
+    args = parser.parse_args(argv)
+
+    config = EmulatorConfig(
+        seed=args.seed,
+        initial_events=args.events,
+        live_events_per_second=args.live_rate,
+        cycle_seconds=args.cycle_seconds or None,
+        heartbeat_seconds=args.heartbeat_seconds,
+        retry_ms=args.retry_ms,
+        chunked=args.chunked,
+    )
+    emulator = Emulator(config, port=args.port).start()
+    print(f"Auth0 Events API emulator on {emulator.url} ({len(emulator.log)} events)", flush=True)
+    print("  token: emulator-token   client: emulator-client / emulator-secret", flush=True)
+    if args.port_file:
+        with open(args.port_file, "w") as handle:
+            handle.write(emulator.url.rsplit(":", 1)[1])
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    emulator.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

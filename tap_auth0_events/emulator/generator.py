@@ -1,0 +1,1023 @@
+"""Seeded, deterministic generator of realistic Auth0 CloudEvents for all 22 event types.
+
+`EventGenerator` simulates one tenant (its users, organizations, groups, memberships and role
+assignments) and returns each change as the CloudEvent Auth0 puts in an SSE message's `data.event`.
+Same seed and same calls give the same events: all randomness comes from one `random.Random(seed)`,
+the clock is simulated, and nothing iterates a Python `set` (string hashing differs per process).
+
+About 1/3 of the events use the older SDK shape (`context.tenant.tenant_id`, no `previous_object`,
+no `is_enabled` / `organization_access_level` on organization connections); the rest the newer
+catalog shape (`context.tenant.id`; `*.updated` carries `previous_object`, and so do half of
+`user.deleted`, `group.role.deleted` and `organization.group.role.deleted`). About 1 in 10 events
+has no context.
+
+Returned events never share mutable containers with the world, so callers may modify them.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import random
+import time as _time
+from bisect import bisect
+from collections.abc import Callable, Hashable, Iterable, Iterator, MutableSet
+from dataclasses import dataclass, field
+from itertools import accumulate
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from tap_auth0_events.event_types import EVENT_TYPES
+
+__all__ = ["DEFAULT_START", "EventGenerator", "IndexedSet", "World"]
+
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+HEX = "0123456789abcdef"
+
+OLD_SHAPE_SHARE = 1 / 3
+NO_CONTEXT_SHARE = 0.1
+
+T = TypeVar("T", bound=Hashable)
+Event = dict[str, Any]
+Obj = dict[str, Any]
+
+
+class IndexedSet(MutableSet[T]):
+    """A set with O(1) add, discard and uniform random choice, iterated in a deterministic order.
+
+    Compares equal to a plain `set` with the same items.
+    """
+
+    __slots__ = ("_index", "_items")
+
+    def __init__(self, items: Iterable[T] = ()) -> None:
+        self._items: list[T] = []
+        self._index: dict[T, int] = {}
+        for item in items:
+            self.add(item)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._index
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"IndexedSet({self._items!r})"
+
+    def add(self, item: T) -> None:
+        if item not in self._index:
+            self._index[item] = len(self._items)
+            self._items.append(item)
+
+    def discard(self, item: T) -> None:
+        # Swap-remove: move the last item into the hole.
+        position = self._index.pop(item, None)
+        if position is None:
+            return
+        last = self._items.pop()
+        if position < len(self._items):
+            self._items[position] = last
+            self._index[last] = position
+
+    def choice(self, rng: random.Random) -> T:
+        """Return a uniformly random item (the set must not be empty)."""
+        return self._items[int(rng.random() * len(self._items))]
+
+
+@dataclass
+class World:
+    """What exists in the simulated tenant right now.
+
+    Entity tables (id -> current object, exactly as last emitted in `data.object`):
+      users: user_id -> user; organizations: org_id -> organization;
+      groups: group_id -> group (with `updated_at` once updated).
+    Relations:
+      organization_connections: (org_id, connection_id) -> connection settings
+      organization_members: {(org_id, user_id)}
+      member_roles: {(org_id, user_id, role_id)}
+      group_members: {(group_id, member_id)}; member_id is a user id or a connection id
+      group_roles: {(group_id, role_id)}
+      organization_group_roles: {(org_id, group_id, role_id)}
+    Fixed tenant setup (no events): connections (connection_id -> {id, name, strategy}),
+    roles (role_id -> name), clients.
+
+    Deletions do not cascade: deleting a user or organization leaves its memberships in place.
+    `unannounced` lists what entered the world without an event (only when `next_event` is forced
+    to a type whose prerequisite is missing): (events emitted before it, attribute name, key).
+    Replaying the events plus `unannounced`, in order, rebuilds every table and relation above.
+    """
+
+    users: dict[str, Obj] = field(default_factory=dict)
+    organizations: dict[str, Obj] = field(default_factory=dict)
+    organization_connections: dict[tuple[str, str], Obj] = field(default_factory=dict)
+    organization_members: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet)
+    member_roles: IndexedSet[tuple[str, str, str]] = field(default_factory=IndexedSet)
+    groups: dict[str, Obj] = field(default_factory=dict)
+    group_members: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet)
+    group_roles: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet)
+    organization_group_roles: IndexedSet[tuple[str, str, str]] = field(default_factory=IndexedSet)
+    connections: dict[str, Obj] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    clients: list[Obj] = field(default_factory=list)
+    unannounced: list[tuple[int, str, Any]] = field(default_factory=list)
+    # Random-choice indexes over the dict keys above (dicts cannot pick at random in O(1)).
+    user_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    organization_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    organization_connection_keys: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet, repr=False)
+    group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    organization_group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+
+
+# --- Static realistic content -------------------------------------------------------------------
+
+# (given name, family name, display name, ASCII slug for emails and usernames)
+PEOPLE: tuple[tuple[str, str, str, str], ...] = (
+    ("Maria", "Rossi", "Maria Rossi", "maria.rossi"),
+    ("Zoë", "Ångström", "Zoë Ångström", "zoe.angstrom"),
+    ("太郎", "山田", "山田太郎", "taro.yamada"),
+    ("José", "Núñez", "José Núñez", "jose.nunez"),
+    ("Łukasz", "Żółć", "Łukasz Żółć", "lukasz.zolc"),
+    ("Ólafur", "Þórsson", "Ólafur Þórsson", "olafur.thorsson"),
+    ("Дмитрий", "Иванов", "Дмитрий Иванов", "dmitry.ivanov"),
+    ("Amélie", "Lefèvre", "Amélie Lefèvre", "amelie.lefevre"),
+    ("Priya", "Raghunathan", "Priya Raghunathan", "priya.raghunathan"),
+    ("Chen", "Wei", "Chen Wei", "chen.wei"),
+    ("Kwame", "Mensah", "Kwame Mensah", "kwame.mensah"),
+    ("Sofía", "García", "Sofía García", "sofia.garcia"),
+    ("Jürgen", "Müller", "Jürgen Müller", "juergen.mueller"),
+    ("Aoife", "O'Brien", "Aoife O'Brien", "aoife.obrien"),
+    ("Noah", "Smith", "Noah Smith", "noah.smith"),
+    ("Emma", "Johnson", "Emma Johnson", "emma.johnson"),
+    ("Liam", "Williams", "Liam Williams", "liam.williams"),
+    ("Olivia", "Brown", "Olivia Brown", "olivia.brown"),
+    ("Mateus", "Conceição", "Mateus Conceição", "mateus.conceicao"),
+    ("Fatima", "Al-Sayed", "Fatima Al-Sayed", "fatima.alsayed"),
+    ("Hiroshi", "Tanaka", "Hiroshi Tanaka", "hiroshi.tanaka"),
+    ("Ingrid", "Bergström", "Ingrid Bergström", "ingrid.bergstrom"),
+    ("Nguyễn", "Văn An", "Nguyễn Văn An", "an.nguyen"),
+    ("Grace", "Hopper", "Grace Hopper", "grace.hopper"),
+)
+EMAIL_DOMAINS = ("example.org", "example.com", "mail.example.net", "corp.example.io")
+LOCALES = ("en-US", "en-GB", "sv-SE", "ja-JP", "pt-BR", "de-DE", "fr-FR", "es-ES", "pl-PL")
+PLANS = ("free", "starter", "pro", "enterprise")
+THEMES = ("light", "dark", "system")
+# Values with JSON escapes (quotes, backslash, newline, tab) and emoji, used in metadata.
+TRICKY_NOTES = (
+    'Prefers "early access" features',
+    "Home dir: C:\\Users\\admin\\profile",
+    "Line one\nLine two\ttabbed",
+    "🚀 launch squad 🎉",
+    "Café ☕ at 10:00 — weekly",
+    "She said: \"it's fine\" \\o/",
+)
+SOCIAL = (("github", "github"), ("google-oauth2", "google-oauth2"), ("linkedin", "linkedin"),
+          ("facebook", "facebook"), ("apple", "apple"))
+# Social providers whose identity user_id is numeric on the wire.
+NUMERIC_SOCIAL = frozenset({"github", "facebook"})
+# (name, strategy) of the tenant's connections; created once per generator, without events.
+CONNECTIONS = (
+    ("Username-Password-Authentication", "auth0"),
+    ("google-oauth2", "google-oauth2"),
+    ("github", "github"),
+    ("linkedin", "linkedin"),
+    ("acme-saml", "samlp"),
+    ("okta-workforce", "okta"),
+    ("email", "email"),
+    ("sms", "sms"),
+)
+ROLE_NAMES = ("admin", "editor", "viewer", "billing-manager", "support-agent", "auditor",
+              "Développeur", "管理者")
+CLIENT_NAMES = ("Admin Portal", "Customer Dashboard", "Provisioning Service", "Mobile App (iOS)")
+ORG_NAMES = (
+    ("northwind", "Northwind Traders"), ("contoso", "Contoso Ltd."), ("globex", "Globex Corporation"),
+    ("initech", "Initech"), ("umbrella", "Umbrella Corp"), ("stark", "Stark Industries"),
+    ("wayne", "Wayne Enterprises"), ("zurich-re", "Zürich Rück AG"), ("kaisha", "株式会社カイシャ"),
+    ("smith-sons", 'Smith & "Sons"'), ("acme", "ACME, Inc."), ("soylent", "Soylent 🌱 Foods"),
+)
+REGIONS = ("emea", "amer", "apac")
+TIERS = ("bronze", "silver", "gold", "platinum")
+COLORS = ("#0A5FFF", "#FF5A1F", "#0E9F6E", "#7E3AF2", "#111827", "#FFFFFF", "#F3F4F6")
+GROUP_NAMES = ("Engineering", "Sales EMEA", "Support Tier 2", "Finance", "Überprüfung", "営業部",
+               "Contractors", "On-call", "Design \"Guild\"", "Security")
+ACCESS_LEVELS = ("none", "readonly", "limited", "full")
+# (continent, country code, country, subdivision code, subdivision, city, time zone, lat, long)
+GEOS = (
+    ("EU", "IT", "Italy", "MI", "Lombardy", "Milan", "Europe/Rome", 45.4642, 9.19),
+    ("EU", "CH", "Switzerland", "ZH", "Zürich", "Zürich", "Europe/Zurich", 47.3769, 8.5417),
+    ("AS", "JP", "Japan", "13", "東京都", "東京", "Asia/Tokyo", 35.6762, 139.6503),
+    ("SA", "BR", "Brazil", "SP", "São Paulo", "São Paulo", "America/Sao_Paulo", -23.5505, -46.6333),
+    ("NA", "US", "United States", "CA", "California", "San Francisco", "America/Los_Angeles",
+     37.7749, -122.4194),
+    ("EU", "SE", "Sweden", "AB", "Stockholm", "Stockholm", "Europe/Stockholm", 59.3293, 18.0686),
+)
+USER_AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "curl/8.5.0",
+    "Auth0-SDK node-auth0/5.2.0",
+    "python-requests/2.32.3",
+)
+METHODS = {"created": "POST", "added": "POST", "assigned": "POST", "updated": "PATCH",
+           "deleted": "DELETE", "removed": "DELETE"}
+
+# Population sizes where creation and deletion balance out (keeps memory flat over long runs).
+TARGETS = {"users": 500, "organizations": 50, "organization_connections": 60, "organization_members": 400,
+           "member_roles": 300, "groups": 80, "group_members": 400, "group_roles": 100,
+           "organization_group_roles": 40}
+
+
+class _Skip(Exception):  # noqa: N818 - control flow, not an error
+    """The chosen (unforced) event type is not possible right now; pick another."""
+
+
+def _clone(value: Any) -> Any:
+    """Deep-copy JSON-like data (dict, list, str, int, float, bool, None), keeping key order.
+
+    marshal does it in C, several times faster than copy.deepcopy or a recursive Python copy.
+    """
+    return marshal.loads(marshal.dumps(value))
+
+
+def _byte_table(alphabet: str) -> bytes:
+    """Translation table mapping each byte value to a character of `alphabet` (slight modulo bias)."""
+    return bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
+
+
+_TABLES = {alphabet: _byte_table(alphabet) for alphabet in (ALNUM, BASE58, HEX)}
+
+
+def _to_ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # naive datetimes are taken as UTC
+    return round(moment.timestamp() * 1000)
+
+
+class EventGenerator:
+    """Simulates a coherent Auth0 tenant and emits its changes as CloudEvents.
+
+    `world` (a `World`) holds what exists after the events returned so far.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        tenant: str = "acme-demo",
+        start: datetime | None = None,
+        mean_gap_seconds: float = 30.0,
+    ) -> None:
+        self.seed = seed
+        self.tenant = tenant
+        self.mean_gap_seconds = mean_gap_seconds
+        self.world = World()
+        self.events_emitted = 0
+        self._rng = random.Random(seed)
+        self._clock_ms = _to_ms(start or DEFAULT_START)
+        self._cached_second = -1
+        self._cached_prefix = ""
+        self._source = f"urn:auth0:{tenant}.us.auth0.com"
+        self._hostname = f"{tenant}.us.auth0.com"
+        self._stream_id = "est_" + self._token(ALNUM, 22)
+        self._tenant_id = "ten_" + self._token(ALNUM, 16)
+        self._setup_tenant()
+        self._ops: dict[str, Callable[[bool], tuple[Obj, Obj | None]]] = {
+            event_type: getattr(self, "_op_" + event_type.replace(".", "_")) for event_type in EVENT_TYPES
+        }
+        # Per-event state, set by next_event before the operation runs.
+        self._now = ""
+        self._new_shape = True
+
+    # --- Public API ------------------------------------------------------------------------------
+
+    def next_event(self, *, time: datetime | None = None, event_type: str | None = None) -> Event:
+        """Return the next CloudEvent (the `data.event` of an SSE message).
+
+        `time`: the event's time (the clock moves there); default: the previous time plus a random,
+        exponentially distributed gap of mean `mean_gap_seconds`.
+        `event_type`: force this type. If its prerequisite is missing (e.g. no user to update), the
+        prerequisite is created in the world without an event and logged in `world.unannounced`.
+        Without it, only types possible in the current world are chosen.
+        """
+        if event_type is not None and event_type not in self._ops:
+            raise ValueError(f"Unknown event type {event_type!r}.")
+        self._advance(time)
+        rng = self._rng
+        self._new_shape = rng.random() >= OLD_SHAPE_SHARE
+        if event_type is not None:
+            obj, previous = self._ops[event_type](True)
+        else:
+            event_type, obj, previous = self._random_operation()
+        data: Obj = {"object": obj}
+        if previous is not None and self._new_shape:
+            data["previous_object"] = previous
+        if rng.random() >= NO_CONTEXT_SHARE:
+            data["context"] = self._context(event_type)
+        self.events_emitted += 1
+        return {
+            "specversion": "1.0",
+            "type": event_type,
+            "source": self._source,
+            "id": "evt_" + self._token(ALNUM, 22),
+            "time": self._now,
+            "a0tenant": self.tenant,
+            "a0stream": self._stream_id,
+            "data": data,
+        }
+
+    def generate(self, count: int) -> list[Event]:
+        """Return the next `count` events (random types, simulated clock).
+
+        The cyclic garbage collector is paused meanwhile: the events hold no cycles, and its passes
+        over a growing list of dicts would more than halve the rate on large counts.
+        """
+        next_event = self.next_event
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return [next_event() for _ in range(count)]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def iter_events(self, count: int | None = None) -> Iterator[Event]:
+        """Yield the next `count` events (forever when None), without keeping them."""
+        produced = 0
+        while count is None or produced < count:
+            yield self.next_event()
+            produced += 1
+
+    # --- Clock, ids, choices ------------------------------------------------------------------------
+
+    def _advance(self, moment: datetime | None) -> None:
+        if moment is not None:
+            self._clock_ms = _to_ms(moment)
+        else:
+            self._clock_ms += max(1, round(self._rng.expovariate(1.0 / self.mean_gap_seconds) * 1000))
+        self._now = self._format_ms(self._clock_ms)
+
+    def _format_ms(self, ms: int) -> str:
+        """`YYYY-MM-DDTHH:MM:SS.mmmZ`; the seconds part is cached (consecutive events share it)."""
+        second, millis = divmod(ms, 1000)
+        if second != self._cached_second:
+            self._cached_second = second
+            self._cached_prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second))
+        return f"{self._cached_prefix}.{millis:03d}Z"
+
+    def _ago(self, max_days: float) -> str:
+        """A timestamp up to `max_days` before the current event."""
+        offset = int(self._rng.random() * max_days * 86_400_000)
+        second, millis = divmod(self._clock_ms - offset, 1000)
+        return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(second)) + f".{millis:03d}Z"
+
+    def _token(self, alphabet: str, length: int) -> str:
+        """`length` random characters of `alphabet` (one of ALNUM, BASE58, HEX)."""
+        raw = self._rng.getrandbits(8 * length).to_bytes(length, "little")
+        return raw.translate(_TABLES[alphabet]).decode("ascii")
+
+    def _pick(self, options: tuple[Any, ...] | list[Any]) -> Any:
+        return options[int(self._rng.random() * len(options))]
+
+    def _chance(self, probability: float) -> bool:
+        return self._rng.random() < probability
+
+    def _unannounced(self, table: str, key: Any) -> None:
+        self.world.unannounced.append((self.events_emitted, table, key))
+
+    # --- Type selection ------------------------------------------------------------------------------
+
+    def _weights(self) -> list[float]:
+        """Relative chance of each type now, in EVENT_TYPES order; deletions grow with population."""
+        w = self.world
+        users, orgs, groups = len(w.user_ids), len(w.organization_ids), len(w.group_ids)
+        org_cons, members = len(w.organization_connection_keys), len(w.organization_members)
+        member_roles, org_groups = len(w.member_roles), len(w.organization_group_ids)
+        t = TARGETS
+        return [
+            8.0, 14.0 if users else 0.0, 8.0 * users / t["users"],
+            2.0, 3.0 if orgs else 0.0, 2.0 * orgs / t["organizations"],
+            2.0 if orgs else 0.0, 2.0 if org_cons else 0.0, 2.0 * org_cons / t["organization_connections"],
+            6.0 if orgs and users else 0.0, 6.0 * members / t["organization_members"],
+            4.0 if members else 0.0, 4.0 * member_roles / t["member_roles"],
+            2.0 if org_groups else 0.0, 2.0 * len(w.organization_group_roles) / t["organization_group_roles"],
+            3.0, 3.0 if groups else 0.0, 3.0 * groups / t["groups"],
+            5.0 if groups else 0.0, 5.0 * len(w.group_members) / t["group_members"],
+            2.0 if groups else 0.0, 2.0 * len(w.group_roles) / t["group_roles"],
+        ]
+
+    def _random_operation(self) -> tuple[str, Obj, Obj | None]:
+        while True:
+            cumulative = list(accumulate(self._weights()))
+            event_type = EVENT_TYPES[bisect(cumulative, self._rng.random() * cumulative[-1])]
+            try:
+                obj, previous = self._ops[event_type](False)
+            except _Skip:
+                continue  # e.g. every role already assigned to the chosen member
+            return event_type, obj, previous
+
+    def _free_pair(self, pick: Callable[[], tuple[Any, ...] | None], taken: Any) -> tuple[Any, ...] | None:
+        """Try a few random candidates; return one not in `taken` (None if all tries hit)."""
+        for _ in range(8):
+            candidate = pick()
+            if candidate is not None and candidate not in taken:
+                return candidate
+        return None
+
+    # --- Prerequisites (silently created when a forced type needs them) ------------------------------
+
+    def _some_user(self, forced: bool) -> str:
+        if self.world.user_ids:
+            return self.world.user_ids.choice(self._rng)
+        if not forced:
+            raise _Skip
+        return self._silent_user()
+
+    def _silent_user(self) -> str:
+        user = self._new_user()
+        self._store_user(user)
+        self._unannounced("users", user["user_id"])
+        return user["user_id"]
+
+    def _some_org(self, forced: bool) -> str:
+        if self.world.organization_ids:
+            return self.world.organization_ids.choice(self._rng)
+        if not forced:
+            raise _Skip
+        return self._silent_org()
+
+    def _silent_org(self) -> str:
+        org = self._new_org()
+        self._store_org(org)
+        self._unannounced("organizations", org["id"])
+        return org["id"]
+
+    def _some_group(self, forced: bool) -> str:
+        if self.world.group_ids:
+            return self.world.group_ids.choice(self._rng)
+        if not forced:
+            raise _Skip
+        return self._silent_group("tenant")
+
+    def _some_org_group(self, forced: bool) -> str:
+        if self.world.organization_group_ids:
+            return self.world.organization_group_ids.choice(self._rng)
+        if not forced:
+            raise _Skip
+        return self._silent_group("organization")
+
+    def _silent_group(self, kind: str) -> str:
+        group = self._new_group(kind, forced=True)
+        self._store_group(group)
+        self._unannounced("groups", group["id"])
+        return group["id"]
+
+    def _some_membership(self, forced: bool) -> tuple[str, str]:
+        members = self.world.organization_members
+        if members:
+            return members.choice(self._rng)
+        if not forced:
+            raise _Skip
+        return self._silent_membership()
+
+    def _silent_membership(self) -> tuple[str, str]:
+        # A brand-new user is a member of nothing yet, so the pair is free.
+        key = (self._some_org(True), self._silent_user())
+        self.world.organization_members.add(key)
+        self._unannounced("organization_members", key)
+        return key
+
+    # --- Tenant setup and entity builders ------------------------------------------------------------
+
+    def _setup_tenant(self) -> None:
+        w = self.world
+        for name, strategy in CONNECTIONS:
+            con_id = "con_" + self._token(ALNUM, 16)
+            w.connections[con_id] = {"id": con_id, "name": name, "strategy": strategy}
+        for name in ROLE_NAMES:
+            w.roles["rol_" + self._token(ALNUM, 16)] = name
+        for name in CLIENT_NAMES:
+            metadata = {"team": "platform", "owner": "Zoë Ångström"} if self._chance(0.5) else {}
+            w.clients.append({"id": self._token(ALNUM, 32), "name": name, "metadata": metadata})
+        self._connection_ids = tuple(w.connections)
+        self._role_ids = tuple(w.roles)
+        self._connections = tuple(w.connections.values())
+
+    def _new_user(self) -> Obj:
+        rng = self._rng
+        given, family, display, slug = self._pick(PEOPLE)
+        suffix = str(int(rng.random() * 10_000))
+        email = f"{slug}{suffix}@{self._pick(EMAIL_DOMAINS)}"
+        roll = rng.random()
+        if roll < 0.6:  # database user, maybe with a linked social account
+            local_id = self._token(HEX, 24)
+            user_id = "auth0|" + local_id
+            identities = [{"connection": "Username-Password-Authentication", "user_id": local_id,
+                           "provider": "auth0", "isSocial": False}]
+            if self._chance(0.3):
+                identities.append(self._social_identity(given, family, display, email))
+        elif roll < 0.85:  # social primary identity
+            identity = self._social_identity(given, family, display, email)
+            user_id = f"{identity['provider']}|{identity['user_id']}"
+            identities = [identity]
+        elif roll < 0.95:  # enterprise (SAML)
+            local_id = f"{slug}{suffix}@acme-corp.example"
+            user_id = "samlp|acme-saml|" + local_id
+            identities = [{"connection": "acme-saml", "user_id": local_id, "provider": "samlp",
+                           "isSocial": False}]
+        else:  # passwordless email
+            local_id = self._token(HEX, 24)
+            user_id = "email|" + local_id
+            identities = [{"connection": "email", "user_id": local_id, "provider": "email",
+                           "isSocial": False}]
+        while user_id in self.world.users:  # ids are random; keep them unique anyway
+            user_id += self._token(HEX, 1)
+        created = self._now
+        user: Obj = {
+            "user_id": user_id,
+            "email": email,
+            "email_verified": self._chance(0.4),
+            "username": f"{slug.replace('.', '_')}{suffix}",
+            "created_at": created,
+            "updated_at": created,
+            "identities": identities,
+            "app_metadata": {"plan": self._pick(PLANS), "customer_id": "cus_" + self._token(ALNUM, 14),
+                             "roles": ["member"]},
+            "user_metadata": self._user_metadata(),
+            "picture": self._picture(slug),
+            "name": display,
+            "nickname": slug.split(".")[0],
+            "given_name": given,
+            "family_name": family,
+            "logins_count": 0,
+        }
+        if self._chance(0.3):
+            user["phone_number"] = "+1415555" + str(1000 + int(rng.random() * 8999))
+            user["phone_verified"] = False
+        return user
+
+    def _picture(self, slug: str) -> str:
+        if self._chance(0.5):
+            return f"https://s.gravatar.com/avatar/{self._token(HEX, 32)}?s=480"
+        return f"https://cdn.auth0.com/avatars/{slug[:2]}.png"
+
+    def _social_identity(self, given: str, family: str, display: str, email: str) -> Obj:
+        connection, provider = self._pick(SOCIAL)
+        if provider in NUMERIC_SOCIAL:
+            provider_id: str | int = 1_000_000 + int(self._rng.random() * 90_000_000)
+        else:
+            provider_id = str(100_000_000_000_000_000_000 + int(self._rng.random() * 1e20))
+        return {
+            "connection": connection, "user_id": provider_id, "provider": provider, "isSocial": True,
+            "profileData": {"name": display, "email": email, "email_verified": True},
+        }
+
+    def _user_metadata(self) -> Obj:
+        metadata: Obj = {"locale": self._pick(LOCALES), "theme": self._pick(THEMES)}
+        if self._chance(0.35):
+            metadata["note"] = self._pick(TRICKY_NOTES)
+        if self._chance(0.3):
+            metadata["newsletter"] = True
+        return metadata
+
+    def _new_org(self) -> Obj:
+        slug, display = self._pick(ORG_NAMES)
+        org_id = "org_" + self._token(ALNUM, 16)
+        metadata = {"region": self._pick(REGIONS), "tier": self._pick(TIERS)}
+        if self._chance(0.2):
+            metadata["note"] = self._pick(TRICKY_NOTES)
+        return {
+            "id": org_id,
+            "name": f"{slug}-{self._token(HEX, 4)}",
+            "display_name": display,
+            "metadata": metadata,
+            "branding": {"logo_url": f"https://cdn.example.org/{slug}.png",
+                         "colors": {"primary": self._pick(COLORS), "page_background": self._pick(COLORS)}},
+        }
+
+    def _new_group(self, kind: str, forced: bool) -> Obj:
+        group: Obj = {"id": "grp_" + self._token(BASE58, 18), "name": self._pick(GROUP_NAMES)}
+        if self._chance(0.5):
+            group["external_id"] = f"ext-{self._token(HEX, 8)}"
+        group["created_at"] = self._now
+        group["type"] = kind
+        if kind == "connection":
+            group["connection_id"] = self._pick(self._connection_ids)
+        elif kind == "organization":
+            group["organization_id"] = self._some_org(forced)
+        return group
+
+    def _store_user(self, user: Obj) -> None:
+        self.world.users[user["user_id"]] = user
+        self.world.user_ids.add(user["user_id"])
+
+    def _store_org(self, org: Obj) -> None:
+        self.world.organizations[org["id"]] = org
+        self.world.organization_ids.add(org["id"])
+
+    def _store_group(self, group: Obj) -> None:
+        self.world.groups[group["id"]] = group
+        self.world.group_ids.add(group["id"])
+        if group["type"] == "organization":
+            self.world.organization_group_ids.add(group["id"])
+
+    # --- References used inside objects -----------------------------------------------------------
+
+    def _org_ref(self, org_id: str) -> Obj:
+        org = self.world.organizations.get(org_id)
+        if org is not None and self._chance(0.7):  # `name` is optional in ORG_REF
+            return {"id": org_id, "name": org["name"]}
+        return {"id": org_id}
+
+    def _user_ref(self, user_id: str) -> Obj:
+        return {"user_id": user_id}
+
+    def _role(self, role_id: str) -> Obj:
+        return {"id": role_id, "name": self.world.roles[role_id]}
+
+    def _group_ref(self, group_id: str) -> Obj:
+        group = self.world.groups[group_id]
+        ref = {"id": group_id}
+        if "external_id" in group:
+            ref["external_id"] = group["external_id"]
+        ref["type"] = group["type"]
+        for key in ("connection_id", "organization_id"):
+            if key in group:
+                ref[key] = group[key]
+        return ref
+
+    # --- Operations: one per event type; each returns (object, previous_object or None) --------------
+
+    def _op_user_created(self, forced: bool) -> tuple[Obj, Obj | None]:
+        user = self._new_user()
+        self._store_user(user)
+        return _clone(user), None
+
+    def _op_user_updated(self, forced: bool) -> tuple[Obj, Obj | None]:
+        user_id = self._some_user(forced)
+        before = self.world.users[user_id]
+        after = _clone(before)
+        self._change_user(after)
+        after["updated_at"] = self._now
+        self.world.users[user_id] = after
+        return _clone(after), before  # `before` left the world: nothing else refers to it
+
+    def _change_user(self, user: Obj) -> None:
+        """Apply one or two realistic changes (a login is the most common)."""
+        rng = self._rng
+        roll = rng.random()
+        if roll < 0.45:
+            user["logins_count"] = user.get("logins_count", 0) + 1
+            user["last_login"] = self._now
+            user["last_ip"] = f"203.0.113.{int(rng.random() * 254) + 1}"
+        elif roll < 0.6:
+            user["email_verified"] = True
+        elif roll < 0.7:
+            user["user_metadata"] = self._user_metadata()
+        elif roll < 0.78:
+            user["app_metadata"]["plan"] = self._pick(PLANS)
+            user["app_metadata"]["roles"] = ["member", "beta"] if self._chance(0.5) else ["member"]
+        elif roll < 0.84:
+            user["multifactor"] = [self._pick(("guardian", "google-authenticator", "duo"))]
+        elif roll < 0.9:
+            user["blocked"] = not user.get("blocked", False)
+        elif roll < 0.95 and len(user["identities"]) < 3:
+            user["identities"].append(self._social_identity(user.get("given_name", ""), user.get(
+                "family_name", ""), user.get("name", ""), user.get("email", "")))
+        else:
+            user["nickname"] = user.get("nickname", "user") + str(int(rng.random() * 100))
+        if "last_login" not in user and self._chance(0.5):
+            user["last_login"] = self._ago(30)
+            user["last_ip"] = f"198.51.100.{int(rng.random() * 254) + 1}"
+
+    def _op_user_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        user_id = self._some_user(forced)
+        obj = self.world.users.pop(user_id)  # left the world: ours to change
+        self.world.user_ids.discard(user_id)
+        previous = _clone(obj) if self._chance(0.5) else None
+        obj["deleted_at"] = self._now
+        return obj, previous
+
+    def _op_organization_created(self, forced: bool) -> tuple[Obj, Obj | None]:
+        org = self._new_org()
+        self._store_org(org)
+        return _clone(org), None
+
+    def _op_organization_updated(self, forced: bool) -> tuple[Obj, Obj | None]:
+        org_id = self._some_org(forced)
+        before = self.world.organizations[org_id]
+        after = _clone(before)
+        roll = self._rng.random()
+        if roll < 0.4:
+            after["display_name"] = self._pick(ORG_NAMES)[1]
+        elif roll < 0.7:
+            after["metadata"]["tier"] = self._pick(TIERS)
+        else:
+            after["branding"]["colors"]["primary"] = self._pick(COLORS)
+        self.world.organizations[org_id] = after
+        return _clone(after), before  # `before` left the world
+
+    def _op_organization_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        org_id = self._some_org(forced)
+        org = self.world.organizations.pop(org_id)  # left the world: ours to change
+        self.world.organization_ids.discard(org_id)
+        org.pop("branding", None)  # organization.deleted carries no branding
+        return org, None
+
+    def _connection_settings(self, con_id: str) -> Obj:
+        strategy = self.world.connections[con_id]["strategy"]
+        settings: Obj = {"assign_membership_on_login": self._chance(0.4)}
+        if strategy in ("samlp", "okta"):  # show_as_button applies to enterprise connections
+            settings["show_as_button"] = self._chance(0.8)
+        if strategy == "auth0":  # is_signup_enabled applies to database connections
+            settings["is_signup_enabled"] = self._chance(0.5)
+        settings["is_enabled"] = self._chance(0.9)
+        settings["organization_access_level"] = self._pick(ACCESS_LEVELS)
+        return settings
+
+    def _org_connection_object(self, key: tuple[str, str]) -> Obj:
+        obj = {"organization": self._org_ref(key[0]), "connection": {"id": key[1]}}
+        for name, value in self.world.organization_connections[key].items():
+            if self._new_shape or name not in ("is_enabled", "organization_access_level"):
+                obj[name] = value
+        return obj
+
+    def _op_organization_connection_added(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        key = None
+        if w.organization_ids:
+            key = self._free_pair(lambda: (w.organization_ids.choice(self._rng), self._pick(self._connection_ids)),
+                                  w.organization_connections)
+        if key is None:
+            if not forced:
+                raise _Skip
+            key = (self._silent_org(), self._pick(self._connection_ids))  # a new org has no connections
+        w.organization_connections[key] = self._connection_settings(key[1])
+        w.organization_connection_keys.add(key)
+        return self._org_connection_object(key), None
+
+    def _some_org_connection(self, forced: bool) -> tuple[str, str]:
+        w = self.world
+        if w.organization_connection_keys:
+            return w.organization_connection_keys.choice(self._rng)
+        if not forced:
+            raise _Skip
+        key = (self._some_org(True), self._pick(self._connection_ids))
+        w.organization_connections[key] = self._connection_settings(key[1])
+        w.organization_connection_keys.add(key)
+        self._unannounced("organization_connections", key)
+        return key
+
+    def _op_organization_connection_updated(self, forced: bool) -> tuple[Obj, Obj | None]:
+        key = self._some_org_connection(forced)
+        settings = self.world.organization_connections[key]
+        before = self._org_connection_object(key)
+        settings = dict(settings)
+        settings["assign_membership_on_login"] = not settings["assign_membership_on_login"]
+        settings["organization_access_level"] = self._pick(ACCESS_LEVELS)
+        self.world.organization_connections[key] = settings
+        return self._org_connection_object(key), before
+
+    def _op_organization_connection_removed(self, forced: bool) -> tuple[Obj, Obj | None]:
+        key = self._some_org_connection(forced)
+        obj = {"organization": self._org_ref(key[0]), "connection": {"id": key[1]}}
+        del self.world.organization_connections[key]
+        self.world.organization_connection_keys.discard(key)
+        return obj, None
+
+    def _op_organization_member_added(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        key = None
+        if w.organization_ids and w.user_ids:
+            key = self._free_pair(lambda: (w.organization_ids.choice(self._rng), w.user_ids.choice(self._rng)),
+                                  w.organization_members)
+        if key is None:
+            if not forced:
+                raise _Skip
+            key = (self._some_org(True), self._silent_user())  # a new user is a member of nothing
+        w.organization_members.add(key)
+        return {"organization": self._org_ref(key[0]), "user": self._user_ref(key[1])}, None
+
+    def _op_organization_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        key = self._some_membership(forced)
+        self.world.organization_members.discard(key)
+        return {"organization": self._org_ref(key[0]), "user": self._user_ref(key[1])}, None
+
+    def _member_role_object(self, key: tuple[str, str, str]) -> Obj:
+        return {"organization": {"id": key[0]}, "user": self._user_ref(key[1]), "role": self._role(key[2])}
+
+    def _op_organization_member_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+
+        def pick() -> tuple[str, str, str] | None:
+            org_id, user_id = w.organization_members.choice(self._rng)
+            if org_id not in w.organizations or user_id not in w.users:
+                return None  # membership left behind by a deletion
+            return org_id, user_id, self._pick(self._role_ids)
+
+        key = self._free_pair(pick, w.member_roles) if w.organization_members else None
+        if key is None:
+            if not forced:
+                raise _Skip
+            key = (*self._silent_membership(), self._pick(self._role_ids))
+        w.member_roles.add(key)
+        return self._member_role_object(key), None
+
+    def _op_organization_member_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        if w.member_roles:
+            key = w.member_roles.choice(self._rng)
+        elif forced:
+            key = (*self._silent_membership(), self._pick(self._role_ids))
+            w.member_roles.add(key)
+            self._unannounced("member_roles", key)
+        else:
+            raise _Skip
+        w.member_roles.discard(key)
+        return self._member_role_object(key), None
+
+    def _op_organization_group_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+
+        def pick() -> tuple[str, str, str]:
+            group_id = w.organization_group_ids.choice(self._rng)
+            return w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
+
+        key = self._free_pair(pick, w.organization_group_roles) if w.organization_group_ids else None
+        if key is None:
+            if not forced:
+                raise _Skip
+            group_id = self._silent_group("organization")  # a new group has no roles
+            key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
+        w.organization_group_roles.add(key)
+        obj = {"organization": {"id": key[0]}, "role": self._role(key[2]), "group": self._group_ref(key[1]),
+               "created_at": self._now}
+        return obj, None
+
+    def _op_organization_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        if w.organization_group_roles:
+            key = w.organization_group_roles.choice(self._rng)
+        elif forced:
+            group_id = self._some_org_group(True)
+            key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
+            w.organization_group_roles.add(key)
+            self._unannounced("organization_group_roles", key)
+        else:
+            raise _Skip
+        w.organization_group_roles.discard(key)
+        group = self._group_ref(key[1]) if key[1] in w.groups else {"id": key[1]}
+        obj = {"organization": {"id": key[0]}, "role": {"id": key[2]}, "group": group, "deleted_at": self._now}
+        previous = {"organization": {"id": key[0]}, "role": self._role(key[2]), "group": _clone(group),
+                    "created_at": self._ago(60)}
+        return obj, (previous if self._chance(0.5) else None)
+
+    def _op_group_created(self, forced: bool) -> tuple[Obj, Obj | None]:
+        roll = self._rng.random()
+        kind = "tenant" if roll < 0.4 else "connection" if roll < 0.7 else "organization"
+        if kind == "organization" and not self.world.organization_ids:
+            kind = "tenant"  # no organization to own it yet; never invent one for a random event
+        group = self._new_group(kind, forced)
+        self._store_group(group)
+        return _clone(group), None
+
+    def _op_group_updated(self, forced: bool) -> tuple[Obj, Obj | None]:
+        group_id = self._some_group(forced)
+        before = self.world.groups[group_id]
+        after = dict(before)
+        if self._chance(0.6):
+            after["name"] = self._pick(GROUP_NAMES)
+        else:
+            after["external_id"] = f"ext-{self._token(HEX, 8)}"
+        after["updated_at"] = self._now
+        self.world.groups[group_id] = self._ordered_group(after)
+        previous = dict(before)
+        previous.setdefault("updated_at", before["created_at"])
+        return dict(self.world.groups[group_id]), self._ordered_group(previous)
+
+    @staticmethod
+    def _ordered_group(group: Obj) -> Obj:
+        """Keep the catalog's key order (id, name, external_id, created_at, updated_at, type, ...)."""
+        order = ("id", "name", "external_id", "created_at", "updated_at", "type", "connection_id",
+                 "organization_id")
+        return {k: group[k] for k in order if k in group}
+
+    def _op_group_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        group_id = self._some_group(forced)
+        group = w.groups.pop(group_id)
+        w.group_ids.discard(group_id)
+        w.organization_group_ids.discard(group_id)
+        obj = dict(group)
+        obj.setdefault("updated_at", group["created_at"])  # required on group.deleted
+        return self._ordered_group(obj), None
+
+    def _member(self, member_id: str) -> Obj:
+        connection = self.world.connections.get(member_id)
+        if connection is None:
+            return {"member_type": "user", "id": member_id}
+        return {"member_type": "connection", "id": member_id, "type": connection["strategy"],
+                "connection_id": member_id}
+
+    def _op_group_member_added(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+
+        def pick() -> tuple[str, str] | None:
+            group_id = w.group_ids.choice(self._rng)
+            if self._chance(0.15) or not w.user_ids:
+                return group_id, self._pick(self._connection_ids)
+            return group_id, w.user_ids.choice(self._rng)
+
+        key = self._free_pair(pick, w.group_members) if w.group_ids else None
+        if key is None:
+            if not forced:
+                raise _Skip
+            key = (self._some_group(True), self._silent_user())  # a new user is in no group
+        w.group_members.add(key)
+        return {"group": self._group_ref(key[0]), "member": self._member(key[1])}, None
+
+    def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        if w.group_members:
+            key = w.group_members.choice(self._rng)
+        elif forced:
+            key = (self._some_group(True), self._silent_user())
+            w.group_members.add(key)
+            self._unannounced("group_members", key)
+        else:
+            raise _Skip
+        w.group_members.discard(key)
+        group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
+        return {"group": group, "member": self._member(key[1])}, None
+
+    def _op_group_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        key = None
+        if w.group_ids:
+            key = self._free_pair(lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)),
+                                  w.group_roles)
+        if key is None:
+            if not forced:
+                raise _Skip
+            key = (self._silent_group("tenant"), self._pick(self._role_ids))  # a new group has no roles
+        w.group_roles.add(key)
+        obj = {"group": self._group_ref(key[0]), "role": self._role(key[1]), "created_at": self._now}
+        return obj, None
+
+    def _op_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        if w.group_roles:
+            key = w.group_roles.choice(self._rng)
+        elif forced:
+            key = (self._some_group(True), self._pick(self._role_ids))
+            w.group_roles.add(key)
+            self._unannounced("group_roles", key)
+        else:
+            raise _Skip
+        w.group_roles.discard(key)
+        group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
+        obj = {"group": group, "role": {"id": key[1]}, "deleted_at": self._now}
+        previous = {"group": _clone(group), "role": self._role(key[1]), "created_at": self._ago(60)}
+        return obj, (previous if self._chance(0.5) else None)
+
+    # --- Context ---------------------------------------------------------------------------------
+
+    def _context(self, event_type: str) -> Obj:
+        rng = self._rng
+        tenant = {"id": self.tenant} if self._new_shape else {"tenant_id": self._tenant_id}
+        context: Obj = {"tenant": tenant}
+        if rng.random() < 0.85:
+            client = self._pick(self.world.clients)
+            context["client"] = {"id": client["id"], "name": client["name"], "metadata": dict(client["metadata"])}
+        if event_type.startswith("user.") and rng.random() < 0.3:
+            context["connection"] = dict(self._pick(self._connections))
+        if rng.random() < 0.8:
+            context["request"] = self._request(event_type)
+        return context
+
+    def _request(self, event_type: str) -> Obj:
+        rng = self._rng
+        geo = self._pick(GEOS)
+        if rng.random() < 0.2:
+            geo_obj = {"continent_code": geo[0], "country_code": geo[1], "country_name": geo[2],
+                       "subdivision_code": geo[3], "subdivision_name": geo[4], "city_name": geo[5],
+                       "time_zone": geo[6], "latitude": geo[7], "longitude": geo[8]}
+        else:
+            geo_obj = {"country_code": geo[1], "city_name": geo[5]}
+        request: Obj = {
+            "geo": geo_obj,
+            "hostname": self._hostname,
+            "ip": f"{int(rng.random() * 223) + 1}.{int(rng.random() * 256)}.{int(rng.random() * 256)}."
+                  f"{int(rng.random() * 254) + 1}",
+            "method": METHODS[event_type.rsplit(".", 1)[1]],
+            "user_agent": self._pick(USER_AGENTS),
+        }
+        if rng.random() < 0.2:
+            request["custom_domain"] = f"login.{self.tenant}.example.com"
+        return request

@@ -1,0 +1,555 @@
+"""An Auth0 Events API emulator: `GET /api/v2/events` as Server-Sent Events, over real HTTP.
+
+It serves what the reference describes: `:connected`, `retry:`, events with base64 offsets,
+`offset-only` markers past filtered events, heartbeats, `from` / `from_timestamp` /
+`Last-Event-ID`, repeated `event_type` filters, 400/401/403/410/429, `POST /oauth/token`, and
+connection cycling. Tests queue `ConnectionPlan`s to make a given connection misbehave.
+Frames are rendered once, when an event is appended, so serving is a matter of `sendall`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import collections
+import contextlib
+import json
+import re
+import secrets
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from tap_auth0_events.emulator.generator import EventGenerator
+
+from tap_auth0_events.event_types import EVENT_TYPES
+
+WRITE_BYTES = 256 * 1024
+# Offsets are base64 of a marker, the sequence number and two bytes chosen so that tokens
+# contain '/', '+' or '=' — characters a client must URL-encode if it sends them as `from`.
+_OFFSET_MARK = b"off"
+_OFFSET_TAIL = b"\xfb\xff"
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def encode_offset(seq: int) -> str:
+    return base64.b64encode(_OFFSET_MARK + struct.pack(">Q", seq) + _OFFSET_TAIL).decode()
+
+
+def decode_offset(token: str) -> int | None:
+    """The sequence number inside an offset, or None when the token is not one of ours."""
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(raw) != 13 or not raw.startswith(_OFFSET_MARK) or not raw.endswith(_OFFSET_TAIL):
+        return None
+    return struct.unpack(">Q", raw[3:11])[0]
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    seq: int
+    offset: str
+    event_type: str
+    event_id: str
+    time: str
+    arrived: float  # epoch seconds when it entered the log (monotone; what from_timestamp uses)
+    frame: bytes
+
+
+@dataclass
+class ConnectionPlan:
+    """How one upcoming connection misbehaves. Plans are used in order, one per connection.
+
+    `status` answers with that HTTP status instead of a stream. Otherwise the connection
+    streams `after_events` events normally, then does `action`:
+    close | cut (half a frame, then a clean close) | reset (half a frame, then TCP RST) |
+    silent (no bytes at all for `silent_seconds`, then close) | error:<code> (an `event: error`,
+    then close) | broken_json (the next frame's JSON is corrupted, then streaming goes on) |
+    duplicate (the next event is sent twice) | none.
+    """
+
+    status: int | None = None
+    retry_after: str | None = None
+    after_events: int = 0
+    action: str = "none"
+    silent_seconds: float = 60.0
+
+
+@dataclass
+class EmulatorConfig:
+    seed: int = 7
+    tenant: str = "acme-demo"
+    initial_events: int = 500
+    mean_gap_seconds: float = 60.0
+    retry_ms: int = 2000
+    heartbeat_seconds: float = 5.0
+    cycle_seconds: float | None = 180.0  # Auth0 closes connections every few minutes on purpose
+    cycle_events: int | None = None
+    cycle_with_error_event: bool = True  # send `connection_timeout` before a cycle close
+    live_events_per_second: float = 0.0
+    out_of_order_every: int = 0  # every Nth event is stamped earlier than the one before it
+    duplicate_every: int = 0  # every Nth event frame is sent twice
+    retained_from_seq: int = 0  # offsets of events before this are expired (410)
+    chunked: bool = False  # Transfer-Encoding: chunked instead of a close-delimited body
+    api_tokens: dict[str, list[str]] = field(default_factory=lambda: {"emulator-token": ["read:events"]})
+    clients: dict[str, str] = field(default_factory=lambda: {"emulator-client": "emulator-secret"})
+    client_scopes: list[str] = field(default_factory=lambda: ["read:events"])
+    token_ttl_seconds: int = 86400
+
+
+class EventLog:
+    """The tenant's event history: append-only, offsets are list positions."""
+
+    def __init__(self) -> None:
+        self.events: list[StoredEvent] = []
+        self._arrivals: list[float] = []
+        self.changed = threading.Condition()
+
+    def append(self, event: dict[str, Any], arrived: float) -> StoredEvent:
+        with self.changed:
+            seq = len(self.events)
+            offset = encode_offset(seq)
+            data = orjson.dumps({"offset": offset, "event": event})
+            frame = b"event: %s\nid: %s\ndata: %s\n\n" % (event["type"].encode(), offset.encode(), data)
+            arrived = max(arrived, self._arrivals[-1]) if self._arrivals else arrived
+            stored = StoredEvent(seq, offset, event["type"], event["id"], event["time"], arrived, frame)
+            self.events.append(stored)
+            self._arrivals.append(arrived)
+            self.changed.notify_all()
+            return stored
+
+    def index_at_time(self, moment: float) -> int:
+        with self.changed:
+            return bisect.bisect_left(self._arrivals, moment)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+class Emulator:
+    """The server plus its state. Use as a context manager, or `start()` / `stop()`."""
+
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config or EmulatorConfig()
+        self.log = EventLog()
+        self.plans: collections.deque[ConnectionPlan] = collections.deque()
+        self.requests: list[dict[str, Any]] = []  # one entry per /api/v2/events request (no secrets)
+        self.tokens: dict[str, tuple[list[str], float]] = {}  # issued token -> (scopes, expiry epoch)
+        self.token_requests = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._generator = EventGenerator(seed=self.config.seed, tenant=self.config.tenant)
+        self._appended = 0
+        self._seed_history()
+        self._server = _Server((host, port), _Handler)
+        self._server.emulator = self
+        self._threads: list[threading.Thread] = []
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        serve = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
+        serve.start()
+        self._threads.append(serve)
+        if self.config.live_events_per_second > 0:
+            live = threading.Thread(target=self._append_live_forever, name="emulator-live", daemon=True)
+            live.start()
+            self._threads.append(live)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self.log.changed:
+            self.log.changed.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the event log -------------------------------------------------------------------------
+
+    def _seed_history(self) -> None:
+        count = self.config.initial_events
+        if not count:
+            return
+        # History ends a little in the past, so a run started now catches up on all of it.
+        end = datetime.now(timezone.utc) - timedelta(seconds=5)
+        start = end - timedelta(seconds=self.config.mean_gap_seconds * count)
+        step = (end - start) / count
+        for index in range(count):
+            self._append_generated(start + step * (index + 1))
+
+    def _append_generated(self, moment: datetime, event_type: str | None = None) -> StoredEvent:
+        self._appended += 1
+        stamp = moment
+        if self.config.out_of_order_every and self._appended % self.config.out_of_order_every == 0:
+            stamp = moment - timedelta(seconds=max(1.0, self.config.mean_gap_seconds) * 3)
+        event = self._generator.next_event(time=stamp, event_type=event_type)
+        return self.log.append(event, moment.timestamp())
+
+    def append(self, count: int = 1, event_type: str | None = None) -> list[StoredEvent]:
+        """Append events happening now (stamped with the current time)."""
+        with self._lock:
+            return [self._append_generated(datetime.now(timezone.utc), event_type) for _ in range(count)]
+
+    def append_event(self, event: dict[str, Any]) -> StoredEvent:
+        """Append a hand-made CloudEvent verbatim (for odd payloads: huge, non-ASCII, ...)."""
+        with self._lock:
+            return self.log.append(event, time.time())
+
+    def _append_live_forever(self) -> None:
+        interval = 1.0 / self.config.live_events_per_second
+        while not self._stopping.wait(interval):
+            self.append(1)
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far stops working (as if it had expired)."""
+        with self._lock:
+            self.tokens = {token: (scopes, 0.0) for token, (scopes, _) in self.tokens.items()}
+
+    def queue(self, *plans: ConnectionPlan) -> None:
+        with self._lock:
+            self.plans.extend(plans)
+
+    def next_plan(self) -> ConnectionPlan | None:
+        with self._lock:
+            return self.plans.popleft() if self.plans else None
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {"seq": e.seq, "offset": e.offset, "event_id": e.event_id, "event_type": e.event_type, "time": e.time}
+            for e in self.log.events
+        ]
+
+    # -- authorization ---------------------------------------------------------------------------
+
+    def scopes_for(self, authorization: str | None) -> list[str] | None:
+        """The scopes of a bearer token, or None when it is missing, unknown or expired."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        token = authorization[len("Bearer ") :].strip()
+        if token in self.config.api_tokens:
+            return self.config.api_tokens[token]
+        with self._lock:
+            issued = self.tokens.get(token)
+        if issued is None or issued[1] <= time.time():
+            return None
+        return issued[0]
+
+    def issue_token(self, client_id: str, client_secret: str) -> dict[str, Any] | None:
+        with self._lock:
+            self.token_requests += 1
+            if self.config.clients.get(client_id) != client_secret or not client_id:
+                return None
+            token = "emu_" + secrets.token_urlsafe(24)
+            self.tokens[token] = (list(self.config.client_scopes), time.time() + self.config.token_ttl_seconds)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.config.token_ttl_seconds}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: Emulator
+
+
+class _Closed(Exception):
+    """The client went away."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests and the demo read the tap's log, not the server's."""
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/api/v2/events":
+            self._events()
+        elif path == "/_emulator/events":
+            self._json(200, self.server.emulator.summary())
+        elif path == "/_emulator/stats":
+            emulator = self.server.emulator
+            self._json(200, {"events": len(emulator.log), "requests": len(emulator.requests)})
+        else:
+            self._json(404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"})
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        emulator = self.server.emulator
+        if path == "/oauth/token":
+            self._token(body)
+        elif path == "/_emulator/append":
+            params = json.loads(body or b"{}")
+            added = emulator.append(int(params.get("count", 1)), params.get("event_type"))
+            self._json(200, {"appended": len(added)})
+        elif path == "/_emulator/plans":
+            plans = [ConnectionPlan(**plan) for plan in json.loads(body or b"[]")]
+            emulator.queue(*plans)
+            self._json(200, {"queued": len(plans)})
+        elif path == "/_emulator/expire-tokens":
+            emulator.expire_tokens()
+            self._json(200, {})
+        else:
+            self._json(404, {"statusCode": 404, "error": "Not Found", "message": "Not Found"})
+
+    def _token(self, body: bytes) -> None:
+        try:
+            params = json.loads(body) if body.strip().startswith(b"{") else {
+                key: values[0] for key, values in parse_qs(body.decode()).items()
+            }
+        except ValueError:
+            params = {}
+        if params.get("grant_type") != "client_credentials":
+            self._json(400, {"error": "unsupported_grant_type", "error_description": "use client_credentials"})
+            return
+        client_id, client_secret = str(params.get("client_id", "")), str(params.get("client_secret", ""))
+        issued = self.server.emulator.issue_token(client_id, client_secret)
+        if issued is None:
+            self._json(401, {"error": "access_denied", "error_description": "Unauthorized"})
+            return
+        self._json(200, issued)
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = orjson.dumps(body)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str, error_code: str, headers: dict[str, str] | None = None) -> None:
+        reason = self.responses.get(status, ("Error",))[0]
+        body = {"statusCode": status, "error": reason, "message": message, "errorCode": error_code}
+        self.close_connection = True
+        self._json(status, body, headers)
+
+    # -- the event stream ----------------------------------------------------------------------
+
+    def _events(self) -> None:
+        emulator = self.server.emulator
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        last_event_id = self.headers.get("Last-Event-ID")
+        from_offset = last_event_id if last_event_id is not None else (query.get("from") or [None])[0]
+        from_timestamp = (query.get("from_timestamp") or [None])[0]
+        types = query.get("event_type", [])
+        emulator.requests.append(
+            {"event_types": types, "from": from_offset, "from_timestamp": from_timestamp,
+             "last_event_id": last_event_id is not None}
+        )
+        plan = emulator.next_plan()
+        if plan is not None and plan.status is not None:
+            headers = {"Retry-After": plan.retry_after} if plan.retry_after is not None else None
+            self._error(plan.status, f"planned status {plan.status}", "planned", headers)
+            return
+        scopes = emulator.scopes_for(self.headers.get("Authorization"))
+        if scopes is None:
+            self._error(401, "Invalid token", "invalid_token")
+            return
+        if "read:events" not in scopes:
+            self._error(403, "Insufficient scope, expected any of: read:events", "insufficient_scope")
+            return
+        unknown = [name for name in types if name not in EVENT_TYPES]
+        if unknown:
+            self._error(400, f"unsupported event_type: {', '.join(unknown)[:200]}", "invalid_query_string")
+            return
+        start = self._start_index(from_offset, from_timestamp)
+        if start is None:
+            return
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        if emulator.config.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        with contextlib.suppress(_Closed, ConnectionError, OSError):
+            _Stream(self, start, frozenset(types), plan).run()
+
+    def _start_index(self, from_offset: str | None, from_timestamp: str | None) -> int | None:
+        emulator = self.server.emulator
+        if from_offset is not None:
+            seq = decode_offset(from_offset)
+            if seq is None or seq >= len(emulator.log):
+                self._error(400, "Invalid offset", "invalid_offset")
+                return None
+            if seq < emulator.config.retained_from_seq:
+                self._error(410, "The offset has expired", "offset_expired")
+                return None
+            return seq + 1
+        if from_timestamp is not None:
+            if len(from_timestamp) > 20 or not _TIMESTAMP.match(from_timestamp):
+                self._error(400, "from_timestamp must be YYYY-MM-DDTHH:MM:SSZ", "invalid_query_string")
+                return None
+            moment = datetime.strptime(from_timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+            return emulator.log.index_at_time(moment.timestamp())
+        return len(emulator.log)
+
+
+class _Stream:
+    """One open SSE response: writes frames from the log, applying cycling and a plan."""
+
+    def __init__(self, handler: _Handler, start: int, types: frozenset[str], plan: ConnectionPlan | None) -> None:
+        self.handler = handler
+        self.emulator = handler.server.emulator
+        self.config = self.emulator.config
+        self.index = start
+        self.types = types
+        self.plan = plan
+        self.sent = 0
+        self.buffer = bytearray()
+        self.sock: socket.socket = handler.connection
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.config.chunked:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self.handler.wfile.write(data)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.write(bytes(self.buffer))
+            self.buffer.clear()
+
+    def finish(self) -> None:
+        self.flush()
+        if self.config.chunked:
+            self.handler.wfile.write(b"0\r\n\r\n")
+
+    def run(self) -> None:
+        config, log = self.config, self.emulator.log
+        self.buffer += b":connected\n\nretry: %d\n\n" % config.retry_ms
+        self.flush()
+        opened = time.monotonic()
+        cycle_at = opened + config.cycle_seconds if config.cycle_seconds else None
+        last_heartbeat = opened
+        while not self.emulator._stopping.is_set():
+            batch = log.events[self.index : self.index + 512]
+            if not batch:
+                if self.send_progress_marker():
+                    self.flush()
+                with log.changed:
+                    if len(log.events) <= self.index:
+                        log.changed.wait(timeout=min(config.heartbeat_seconds, 0.25))
+                now = time.monotonic()
+                if now - last_heartbeat >= config.heartbeat_seconds:
+                    self.buffer += b": heartbeat\n\n"
+                    self.send_progress_marker(force=True)
+                    self.flush()
+                    last_heartbeat = now
+                if cycle_at is not None and now >= cycle_at:
+                    self.cycle()
+                    return
+                continue
+            skipped_last = False
+            for stored in batch:
+                self.index += 1
+                if self.types and stored.event_type not in self.types:
+                    skipped_last = True
+                    continue
+                skipped_last = False
+                if self.plan is not None and self.plan.action != "none" and self.sent >= self.plan.after_events:
+                    if self.apply_plan(stored):
+                        return
+                    continue
+                self.buffer += stored.frame
+                self.sent += 1
+                if config.duplicate_every and stored.seq % config.duplicate_every == 0:
+                    self.buffer += stored.frame
+                if len(self.buffer) >= WRITE_BYTES:
+                    self.flush()
+                if config.cycle_events and self.sent >= config.cycle_events:
+                    self.cycle()
+                    return
+            if skipped_last:
+                self.send_progress_marker()
+            self.flush()
+            last_heartbeat = time.monotonic()
+            if cycle_at is not None and last_heartbeat >= cycle_at:
+                self.cycle()
+                return
+
+    def send_progress_marker(self, force: bool = False) -> bool:
+        """`offset-only` with the newest position this connection has passed (filtered events)."""
+        if self.index == 0 or (not force and not self.types):
+            return False
+        offset = encode_offset(self.index - 1).encode()
+        self.buffer += b'event: offset-only\nid: %s\ndata: {"offset":"%s"}\n\n' % (offset, offset)
+        return True
+
+    def cycle(self) -> None:
+        if self.config.cycle_with_error_event:
+            self.buffer += _error_frame("connection_timeout", "Connection timed out, please reconnect")
+        self.finish()
+
+    def apply_plan(self, stored: StoredEvent) -> bool:
+        """Do the plan's action before `stored`; True when the connection is over."""
+        plan = self.plan
+        assert plan is not None
+        action = plan.action
+        self.plan = None
+        if action == "close":
+            self.finish()
+            return True
+        if action in ("cut", "reset"):
+            self.buffer += stored.frame[: len(stored.frame) // 2]
+            self.flush()
+            if action == "reset":
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            raise _Closed
+        if action == "silent":
+            self.flush()
+            self.emulator._stopping.wait(plan.silent_seconds)
+            raise _Closed
+        if action.startswith("error:"):
+            self.buffer += _error_frame(action.split(":", 1)[1], "planned error")
+            self.finish()
+            return True
+        if action == "broken_json":
+            self.buffer += stored.frame.replace(b'"event":{', b'"event":{{', 1)
+            self.sent += 1
+            return False
+        if action == "duplicate":
+            self.buffer += stored.frame + stored.frame
+            self.sent += 1
+            return False
+        raise ValueError(f"unknown plan action {action!r}")
+
+
+def _error_frame(code: str, message: str) -> bytes:
+    data = orjson.dumps({"error": {"code": code, "message": message}})
+    return b"event: error\ndata: %s\n\n" % data
+
+

@@ -1,0 +1,159 @@
+"""The bounded read of one run: from a start position to "caught up", as a stream of steps.
+
+`read_events` turns feed messages into `Emit` (a record for a stream) and `Checkpoint` (a
+position every emitted record before it is covered by). The caller writes an `Emit` before it
+asks for the next step, so a `Checkpoint` is only ever acted on after the records it covers:
+that ordering is what makes STATE safe against `kill -9`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from tap_auth0_events.connection import EventFeed, Kind, StartPosition
+from tap_auth0_events.errors import TapAuth0EventsError
+from tap_auth0_events.records import build_record
+
+
+@dataclass(slots=True)
+class Emit:
+    event_type: str
+    record: dict
+
+
+@dataclass(slots=True, frozen=True)
+class Checkpoint:
+    offset: str | None
+    last_event_time: str | None
+
+
+@dataclass(slots=True)
+class RunLimits:
+    started_at: datetime
+    max_run_seconds: float
+    idle_timeout_seconds: float
+    checkpoint_every_records: int = 10_000
+    checkpoint_every_seconds: float = 5.0
+    progress_every_seconds: float = 15.0
+
+
+@dataclass(slots=True)
+class RunStats:
+    emitted: int = 0
+    skipped: int = 0
+    stop_reason: str = ""
+    skipped_types: dict[str, int] = field(default_factory=dict)
+
+
+def read_events(
+    feed: EventFeed,
+    start: StartPosition,
+    selected_types: frozenset[str],
+    limits: RunLimits,
+    logger: logging.Logger,
+    stats: RunStats,
+) -> Iterator[Emit | Checkpoint]:
+    """Yield records and checkpoints until caught up, idle, or out of time."""
+    clock = time.monotonic
+    begun = last_message_at = last_checkpoint_at = last_progress_at = clock()
+    deadline = begun + limits.max_run_seconds
+    idle = 0.0
+    previous_kind = Kind.CONNECTED
+    since_checkpoint = 0
+    offset, last_event_time = start.offset, None
+    bound = _TimeBound(limits.started_at)
+    newest_time: str | None = None
+
+    messages = feed.messages(start)
+    try:
+        for message in messages:
+            now = clock()
+            # Time spent on a broken or silent connection is not "idle": idle means caught up.
+            if message.kind is not Kind.FAULT and previous_kind is not Kind.FAULT:
+                idle += now - last_message_at
+            last_message_at, previous_kind = now, message.kind
+
+            if message.kind is Kind.EVENT:
+                event = message.event
+                assert event is not None and message.offset is not None
+                if bound.reached(event["time"]):
+                    stats.stop_reason = f"caught up: reached an event from after the run started ({event['time']})"
+                    break
+                idle = 0.0
+                event_type = event["type"]
+                if event_type in selected_types:
+                    yield Emit(event_type, build_record(event, message.offset))
+                    stats.emitted += 1
+                    since_checkpoint += 1
+                else:
+                    stats.skipped += 1
+                    stats.skipped_types[event_type] = stats.skipped_types.get(event_type, 0) + 1
+                offset, last_event_time = message.offset, event["time"]
+                if newest_time is None or last_event_time > newest_time:
+                    newest_time = last_event_time
+            elif message.kind is Kind.OFFSET:
+                offset = message.offset
+
+            if since_checkpoint >= limits.checkpoint_every_records or (
+                now - last_checkpoint_at >= limits.checkpoint_every_seconds and offset != start.offset
+            ):
+                yield Checkpoint(offset, last_event_time)
+                since_checkpoint, last_checkpoint_at = 0, now
+            if now - last_progress_at >= limits.progress_every_seconds:
+                _log_progress(logger, stats, now - begun, newest_time)
+                last_progress_at = now
+            if idle >= limits.idle_timeout_seconds:
+                stats.stop_reason = f"caught up: no new event for {limits.idle_timeout_seconds:g}s"
+                break
+            if now >= deadline:
+                stats.stop_reason = f"max_run_seconds ({limits.max_run_seconds:g}s) reached"
+                break
+    except TapAuth0EventsError:
+        # Cover what was emitted before the failure, so the next run does not repeat it.
+        yield Checkpoint(offset, last_event_time)
+        raise
+    finally:
+        messages.close()
+    yield Checkpoint(offset, last_event_time)
+    _log_progress(logger, stats, clock() - begun, newest_time)
+
+
+class _TimeBound:
+    """Is an event time at or after the run's start? Cheap for Auth0's UTC `...Z` times."""
+
+    def __init__(self, started_at: datetime) -> None:
+        self._started_at = started_at.astimezone(timezone.utc)
+        self._prefix = self._started_at.strftime("%Y-%m-%dT%H:%M:%S")
+        self._micro = self._started_at.microsecond
+
+    def reached(self, event_time: str) -> bool:
+        if event_time.endswith("Z") and len(event_time) >= 20 and event_time[10] == "T":
+            second = event_time[:19]
+            if second != self._prefix:
+                return second > self._prefix
+            fraction = event_time[20:-1] if event_time[19] == "." else ""
+            return int((fraction + "000000")[:6] or 0) >= self._micro
+        try:
+            parsed = datetime.fromisoformat(event_time.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed >= self._started_at
+
+
+def _log_progress(logger: logging.Logger, stats: RunStats, elapsed: float, newest_time: str | None) -> None:
+    rate = stats.emitted / elapsed if elapsed > 0 else 0.0
+    lag = ""
+    if newest_time:
+        try:
+            newest = datetime.fromisoformat(newest_time.replace("Z", "+00:00"))
+            behind = (datetime.now(timezone.utc) - newest).total_seconds()
+            lag = f", newest event {newest_time} ({behind:.0f}s behind now)"
+        except ValueError:
+            lag = f", newest event {newest_time}"
+    logger.info("progress: %d events emitted in %.1fs (%.0f events/s)%s", stats.emitted, elapsed, rate, lag)

@@ -1,0 +1,170 @@
+"""The tap's settings, and their validation with messages that never echo a value."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft7Validator
+from singer_sdk import typing as th
+
+START_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+ON_EXPIRED_OFFSET = ("fail", "restart_from_time")
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "domain",
+        th.StringType,
+        title="Tenant domain",
+        description="The tenant's domain, e.g. acme.us.auth0.com. The API lives at https://{domain}.",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API base URL",
+        description=(
+            "Replaces https://{domain} (for the emulator, proxies and tests). "
+            "Plain http:// is accepted only for loopback hosts."
+        ),
+    ),
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        title="Management API token",
+        description="A Management API token with the read:events scope. Or set client_id and client_secret.",
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        title="Client ID",
+        description="Machine-to-machine application's client id (client-credentials grant).",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        title="Client secret",
+        description="Machine-to-machine application's client secret.",
+    ),
+    th.Property(
+        "audience",
+        th.StringType,
+        title="Token audience",
+        description="Audience for the client-credentials grant. Default: https://{domain}/api/v2/.",
+    ),
+    th.Property(
+        "start_date",
+        th.StringType,
+        title="Start date",
+        description=(
+            "Where a first run starts, as YYYY-MM-DDTHH:MM:SSZ (sent as from_timestamp). Without it a "
+            "first run starts at the moment it runs and records that moment in STATE."
+        ),
+    ),
+    th.Property(
+        "max_run_seconds",
+        th.IntegerType,
+        default=3600,
+        title="Maximum run time (seconds)",
+        description="A run ends after this long even if the feed still has events.",
+    ),
+    th.Property(
+        "idle_timeout_seconds",
+        th.IntegerType,
+        default=60,
+        title="Idle timeout (seconds)",
+        description="A run ends when no new event has arrived for this long on a live connection.",
+    ),
+    th.Property(
+        "read_timeout_seconds",
+        th.IntegerType,
+        default=20,
+        title="Read timeout (seconds)",
+        description="A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
+    ),
+    th.Property(
+        "on_expired_offset",
+        th.StringType,
+        default="fail",
+        allowed_values=list(ON_EXPIRED_OFFSET),
+        title="On expired offset",
+        description=(
+            "fail (default): stop with a message when the stored offset has expired. restart_from_time: "
+            "restart from just before the last event time kept in STATE, with a warning."
+        ),
+    ),
+).to_dict()
+
+
+def config_errors(config: dict[str, Any]) -> list[str]:
+    """Every problem with the settings, each naming the setting and never quoting its value."""
+    errors = [_describe(error) for error in Draft7Validator(CONFIG_SCHEMA).iter_errors(config)]
+    if errors:
+        return errors
+    if not config.get("domain") and not config.get("api_url"):
+        errors.append("domain: required (e.g. acme.us.auth0.com), unless api_url is set")
+    if config.get("api_url"):
+        problem = _api_url_problem(config["api_url"])
+        if problem:
+            errors.append(f"api_url: {problem}")
+    if config.get("domain") and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?", config["domain"]):
+        errors.append("domain: must be a host name such as acme.us.auth0.com, without https:// or a path")
+    if not config.get("api_token") and not (config.get("client_id") and config.get("client_secret")):
+        errors.append("api_token: required, or both client_id and client_secret")
+    if config.get("start_date"):
+        if not re.fullmatch(START_DATE_PATTERN, config["start_date"]):
+            errors.append("start_date: must look like 2026-01-31T00:00:00Z (UTC, seconds, a Z at the end)")
+        else:
+            try:
+                datetime.strptime(config["start_date"], "%Y-%m-%dT%H:%M:%SZ")
+            except ValueError:
+                errors.append("start_date: not a real date and time")
+    for key in ("max_run_seconds", "idle_timeout_seconds", "read_timeout_seconds"):
+        if key in config and config[key] is not None and config[key] <= 0:
+            errors.append(f"{key}: must be a positive number of seconds")
+    return errors
+
+
+def base_url(config: dict[str, Any]) -> str:
+    """Where the API lives: `api_url` if set, else https://{domain}."""
+    return (config.get("api_url") or f"https://{config['domain']}").rstrip("/")
+
+
+def _api_url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL such as https://acme.us.auth0.com"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return "plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, localhost); use https://"
+    if parts.query or parts.fragment:
+        return "must not carry a query string or fragment"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _describe(error: Any) -> str:
+    """A jsonschema error as `setting: what is expected`, without the offending value."""
+    setting = ".".join(str(part) for part in error.absolute_path) or "config"
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        missing = [name for name in expected if name not in (error.instance or {})]
+        return f"{', '.join(missing)}: required"
+    if kind == "type":
+        return f"{setting}: must be of type {expected}"
+    if kind == "enum":
+        return f"{setting}: must be one of {', '.join(map(str, expected))}"
+    if kind in ("minimum", "maximum", "pattern", "format"):
+        return f"{setting}: must satisfy {kind} {expected}"
+    return f"{setting}: invalid ({kind})"
