@@ -12,6 +12,8 @@ from typing import Any
 import requests
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._classproperty import classproperty
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_auth0_events.auth import make_token_provider
 from tap_auth0_events.connection import EventFeed, StartPosition
@@ -39,6 +41,18 @@ class TapAuth0Events(Tap):
 
     name = "tap-auth0-events"
     config_jsonschema = CONFIG_SCHEMA
+
+    @classproperty
+    def capabilities(self) -> list[CapabilitiesEnum]:
+        # No BATCH messages and no ACTIVATE_VERSION: this is an append-only event log.
+        return [
+            TapCapabilities.CATALOG,
+            TapCapabilities.STATE,
+            TapCapabilities.DISCOVER,
+            PluginCapabilities.ABOUT,
+            PluginCapabilities.STREAM_MAPS,
+            PluginCapabilities.FLATTENING,
+        ]
 
     def discover_streams(self) -> list[EventStream]:
         return [EventStream(self, event_type) for event_type in EVENT_TYPES]

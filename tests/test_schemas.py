@@ -47,11 +47,20 @@ def validator(event_type: str) -> Draft7Validator:
 def to_record(message: dict[str, Any]) -> dict[str, Any]:
     """SSE `data` JSON ({offset, event}) -> Singer record, as the tap builds it."""
     event = message["event"]
-    record = {"event_id": event["id"], "event_type": event["type"], "event_time": event["time"],
-              "event_offset": message["offset"]}
+    record = {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "event_time": event["time"],
+        "event_offset": message["offset"],
+    }
     record.update({key: event[key] for key in ENVELOPE if key in event})
-    record.update({key: value for key, value in event["data"].items()
-                   if key in ("object", "previous_object", "context")})
+    record.update(
+        {
+            key: value
+            for key, value in event["data"].items()
+            if key in ("object", "previous_object", "context")
+        }
+    )
     extensions = {key: value for key, value in event.items() if key not in KNOWN_EVENT_KEYS}
     if extensions:
         record["extensions"] = extensions
@@ -61,17 +70,18 @@ def to_record(message: dict[str, Any]) -> dict[str, Any]:
 def dropped_by_sdk(record: dict[str, Any], event_type: str) -> dict[str, Any]:
     """What the Singer SDK's type conformance would make of the record (it drops undeclared keys)."""
     logger = logging.getLogger("test")
-    return conform_record_data_types(stream_name(event_type), record, load_schema(event_type),
-                                     TypeConformanceLevel.RECURSIVE, logger)
+    return conform_record_data_types(
+        stream_name(event_type), record, load_schema(event_type), TypeConformanceLevel.RECURSIVE, logger
+    )
 
 
 # The three constructed examples of reference section 6, verbatim.
 EXAMPLE_USER_UPDATED = json.loads(r"""
 {"offset":"b2Zmc2V0OjAwMDAwMDQ1MTI3","event":{"specversion":"1.0","type":"user.updated","source":"urn:auth0:acme-prod.us.auth0.com","id":"evt_Q7mR2xLb9TnV4cPz8KdWs1","time":"2026-03-02T09:15:27Z","a0tenant":"acme-prod","a0stream":"est_H3kP9wQ2zL7mN4vB8xT6yR","data":{"object":{"user_id":"auth0|64f1c2a9e8b7d6c5b4a39281","email":"m.rossi@example.org","email_verified":true,"name":"Maria Rossi","created_at":"2025-11-20T14:02:11Z","updated_at":"2026-03-02T09:15:26Z","identities":[{"connection":"Username-Password-Authentication","user_id":"64f1c2a9e8b7d6c5b4a39281","provider":"auth0","isSocial":false},{"connection":"github","user_id":5550123,"provider":"github","isSocial":true,"profileData":{"name":"Maria Rossi","email":"m.rossi@example.org"}}],"app_metadata":{"plan":"pro"},"logins_count":12},"previous_object":{"user_id":"auth0|64f1c2a9e8b7d6c5b4a39281","email":"m.rossi@example.org","email_verified":false,"created_at":"2025-11-20T14:02:11Z","updated_at":"2026-02-28T17:40:03Z","identities":[{"connection":"Username-Password-Authentication","user_id":"64f1c2a9e8b7d6c5b4a39281","provider":"auth0","isSocial":false}]},"context":{"tenant":{"id":"acme-prod"},"client":{"id":"Xy12AbCdEfGhIjKlMnOpQrStUvWx3456","name":"Admin Portal","metadata":{}},"request":{"geo":{"country_code":"IT","city_name":"Milan"},"hostname":"acme-prod.us.auth0.com","ip":"203.0.113.7","method":"PATCH","user_agent":"curl/8.5.0"}}}}}
-""")
+""")  # noqa: E501
 EXAMPLE_ORGANIZATION_UPDATED = json.loads(r"""
 {"offset":"b2Zmc2V0OjAwMDAwMDQ1MTk4","event":{"specversion":"1.0","type":"organization.updated","source":"urn:auth0:acme-prod.us.auth0.com","id":"evt_a9B8c7D6e5F4g3H2i1J0kL","time":"2026-03-02T10:01:44Z","a0tenant":"acme-prod","a0stream":"est_H3kP9wQ2zL7mN4vB8xT6yR","data":{"object":{"id":"org_Zk3Lq8Wv2Nc7Rt5M","name":"northwind","display_name":"Northwind Traders","metadata":{"region":"emea"},"branding":{"logo_url":"https://cdn.example.org/northwind.png","colors":{"primary":"#0A5FFF","page_background":"#FFFFFF"}}},"previous_object":{"id":"org_Zk3Lq8Wv2Nc7Rt5M","name":"northwind","display_name":"Northwind"},"context":{"tenant":{"id":"acme-prod"}}}}}
-""")
+""")  # noqa: E501
 EXAMPLE_GROUP_MEMBER_ADDED = json.loads(r"""
 {"offset":"b2Zmc2V0OjAwMDAwMDQ1MjAx","event":{"specversion":"1.0","type":"group.member.added","source":"urn:auth0:acme-prod.us.auth0.com","id":"evt_Zx9Yw8Vu7Ts6Rq5Po4Nm3L","time":"2026-03-02T10:07:09Z","a0tenant":"acme-prod","a0stream":"est_H3kP9wQ2zL7mN4vB8xT6yR","data":{"object":{"group":{"id":"grp_7fKp3QzW9xRm2TnV","type":"organization","organization_id":"org_Zk3Lq8Wv2Nc7Rt5M","external_id":"sales-emea"},"member":{"member_type":"user","id":"auth0|64f1c2a9e8b7d6c5b4a39281"}}}}}
 """)
@@ -138,8 +148,11 @@ def test_schemas_describe_every_reference_field() -> None:
     identity = user["identities"]["items"]["properties"]
     assert identity["user_id"]["type"] == ["string", "integer", "null"]
     assert identity["profileData"]["additionalProperties"] is True
-    assert user["app_metadata"] == {"description": "App-managed metadata (open).",
-                                    "type": ["object", "null"], "additionalProperties": True}
+    assert user["app_metadata"] == {
+        "description": "App-managed metadata (open).",
+        "type": ["object", "null"],
+        "additionalProperties": True,
+    }
     tenant = props["context"]["properties"]["tenant"]["properties"]
     assert set(tenant) == {"id", "tenant_id"}
     geo = props["context"]["properties"]["request"]["properties"]["geo"]["properties"]
@@ -224,7 +237,7 @@ def test_load_schema_returns_an_independent_copy() -> None:
 
 
 def test_load_schema_rejects_unknown_types() -> None:
-    with pytest.raises(ValueError, match="user.exploded"):
+    with pytest.raises(ValueError, match=r"user\.exploded"):
         load_schema("user.exploded")
 
 
@@ -239,15 +252,22 @@ def _copy_package(target: Path, with_schemas: bool) -> None:
 
 
 def _run_isolated(code: str, path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(path)!r}); {code}"],
-                          capture_output=True, text=True, cwd=path, check=False)
+    return subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(path)!r}); {code}"],
+        capture_output=True,
+        text=True,
+        cwd=path,
+        check=False,
+    )
 
 
 def test_installed_layout_finds_the_package_internal_schemas(tmp_path: Path) -> None:
     # The data directory tap_auth0_events/schemas/ sits next to the module schemas.py: the module must win.
     _copy_package(tmp_path, with_schemas=True)
-    code = ("from tap_auth0_events.schemas import schema_dir, load_schema; "
-            "print(schema_dir()); print(len(load_schema('group.role.deleted')['properties']))")
+    code = (
+        "from tap_auth0_events.schemas import schema_dir, load_schema; "
+        "print(schema_dir()); print(len(load_schema('group.role.deleted')['properties']))"
+    )
     result = _run_isolated(code, tmp_path)
     assert result.returncode == 0, result.stderr
     found, count = result.stdout.split()

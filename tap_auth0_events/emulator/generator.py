@@ -23,8 +23,8 @@ import time as _time
 from bisect import bisect
 from collections.abc import Callable, Hashable, Iterable, Iterator, MutableSet
 from dataclasses import dataclass, field
-from itertools import accumulate
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from tap_auth0_events.event_types import EVENT_TYPES
@@ -175,10 +175,15 @@ TRICKY_NOTES = (
     "Line one\nLine two\ttabbed",
     "🚀 launch squad 🎉",
     "Café ☕ at 10:00 — weekly",
-    "She said: \"it's fine\" \\o/",
+    'She said: "it\'s fine" \\o/',
 )
-SOCIAL = (("github", "github"), ("google-oauth2", "google-oauth2"), ("linkedin", "linkedin"),
-          ("facebook", "facebook"), ("apple", "apple"))
+SOCIAL = (
+    ("github", "github"),
+    ("google-oauth2", "google-oauth2"),
+    ("linkedin", "linkedin"),
+    ("facebook", "facebook"),
+    ("apple", "apple"),
+)
 # Social providers whose identity user_id is numeric on the wire.
 NUMERIC_SOCIAL = frozenset({"github", "facebook"})
 # (name, strategy) of the tenant's connections; created once per generator, without events.
@@ -192,20 +197,46 @@ CONNECTIONS = (
     ("email", "email"),
     ("sms", "sms"),
 )
-ROLE_NAMES = ("admin", "editor", "viewer", "billing-manager", "support-agent", "auditor",
-              "Développeur", "管理者")
+ROLE_NAMES = (
+    "admin",
+    "editor",
+    "viewer",
+    "billing-manager",
+    "support-agent",
+    "auditor",
+    "Développeur",
+    "管理者",
+)
 CLIENT_NAMES = ("Admin Portal", "Customer Dashboard", "Provisioning Service", "Mobile App (iOS)")
 ORG_NAMES = (
-    ("northwind", "Northwind Traders"), ("contoso", "Contoso Ltd."), ("globex", "Globex Corporation"),
-    ("initech", "Initech"), ("umbrella", "Umbrella Corp"), ("stark", "Stark Industries"),
-    ("wayne", "Wayne Enterprises"), ("zurich-re", "Zürich Rück AG"), ("kaisha", "株式会社カイシャ"),
-    ("smith-sons", 'Smith & "Sons"'), ("acme", "ACME, Inc."), ("soylent", "Soylent 🌱 Foods"),
+    ("northwind", "Northwind Traders"),
+    ("contoso", "Contoso Ltd."),
+    ("globex", "Globex Corporation"),
+    ("initech", "Initech"),
+    ("umbrella", "Umbrella Corp"),
+    ("stark", "Stark Industries"),
+    ("wayne", "Wayne Enterprises"),
+    ("zurich-re", "Zürich Rück AG"),
+    ("kaisha", "株式会社カイシャ"),
+    ("smith-sons", 'Smith & "Sons"'),
+    ("acme", "ACME, Inc."),
+    ("soylent", "Soylent 🌱 Foods"),
 )
 REGIONS = ("emea", "amer", "apac")
 TIERS = ("bronze", "silver", "gold", "platinum")
 COLORS = ("#0A5FFF", "#FF5A1F", "#0E9F6E", "#7E3AF2", "#111827", "#FFFFFF", "#F3F4F6")
-GROUP_NAMES = ("Engineering", "Sales EMEA", "Support Tier 2", "Finance", "Überprüfung", "営業部",
-               "Contractors", "On-call", "Design \"Guild\"", "Security")
+GROUP_NAMES = (
+    "Engineering",
+    "Sales EMEA",
+    "Support Tier 2",
+    "Finance",
+    "Überprüfung",
+    "営業部",
+    "Contractors",
+    "On-call",
+    'Design "Guild"',
+    "Security",
+)
 ACCESS_LEVELS = ("none", "readonly", "limited", "full")
 # (continent, country code, country, subdivision code, subdivision, city, time zone, lat, long)
 GEOS = (
@@ -213,8 +244,17 @@ GEOS = (
     ("EU", "CH", "Switzerland", "ZH", "Zürich", "Zürich", "Europe/Zurich", 47.3769, 8.5417),
     ("AS", "JP", "Japan", "13", "東京都", "東京", "Asia/Tokyo", 35.6762, 139.6503),
     ("SA", "BR", "Brazil", "SP", "São Paulo", "São Paulo", "America/Sao_Paulo", -23.5505, -46.6333),
-    ("NA", "US", "United States", "CA", "California", "San Francisco", "America/Los_Angeles",
-     37.7749, -122.4194),
+    (
+        "NA",
+        "US",
+        "United States",
+        "CA",
+        "California",
+        "San Francisco",
+        "America/Los_Angeles",
+        37.7749,
+        -122.4194,
+    ),
     ("EU", "SE", "Sweden", "AB", "Stockholm", "Stockholm", "Europe/Stockholm", 59.3293, 18.0686),
 )
 USER_AGENTS = (
@@ -226,16 +266,30 @@ USER_AGENTS = (
     "Auth0-SDK node-auth0/5.2.0",
     "python-requests/2.32.3",
 )
-METHODS = {"created": "POST", "added": "POST", "assigned": "POST", "updated": "PATCH",
-           "deleted": "DELETE", "removed": "DELETE"}
+METHODS = {
+    "created": "POST",
+    "added": "POST",
+    "assigned": "POST",
+    "updated": "PATCH",
+    "deleted": "DELETE",
+    "removed": "DELETE",
+}
 
 # Population sizes where creation and deletion balance out (keeps memory flat over long runs).
-TARGETS = {"users": 500, "organizations": 50, "organization_connections": 60, "organization_members": 400,
-           "member_roles": 300, "groups": 80, "group_members": 400, "group_roles": 100,
-           "organization_group_roles": 40}
+TARGETS = {
+    "users": 500,
+    "organizations": 50,
+    "organization_connections": 60,
+    "organization_members": 400,
+    "member_roles": 300,
+    "groups": 80,
+    "group_members": 400,
+    "group_roles": 100,
+    "organization_group_roles": 40,
+}
 
 
-class _Skip(Exception):  # noqa: N818 - control flow, not an error
+class _Skip(Exception):
     """The chosen (unforced) event type is not possible right now; pick another."""
 
 
@@ -385,6 +439,13 @@ class EventGenerator:
     def _pick(self, options: tuple[Any, ...] | list[Any]) -> Any:
         return options[int(self._rng.random() * len(options))]
 
+    def _pick_other(self, options: tuple[Any, ...], current: Any) -> Any:
+        """A random option different from `current`."""
+        choice = self._pick(options)
+        while choice == current:
+            choice = self._pick(options)
+        return choice
+
     def _chance(self, probability: float) -> bool:
         return self._rng.random() < probability
 
@@ -401,15 +462,28 @@ class EventGenerator:
         member_roles, org_groups = len(w.member_roles), len(w.organization_group_ids)
         t = TARGETS
         return [
-            8.0, 14.0 if users else 0.0, 8.0 * users / t["users"],
-            2.0, 3.0 if orgs else 0.0, 2.0 * orgs / t["organizations"],
-            2.0 if orgs else 0.0, 2.0 if org_cons else 0.0, 2.0 * org_cons / t["organization_connections"],
-            6.0 if orgs and users else 0.0, 6.0 * members / t["organization_members"],
-            4.0 if members else 0.0, 4.0 * member_roles / t["member_roles"],
-            2.0 if org_groups else 0.0, 2.0 * len(w.organization_group_roles) / t["organization_group_roles"],
-            3.0, 3.0 if groups else 0.0, 3.0 * groups / t["groups"],
-            5.0 if groups else 0.0, 5.0 * len(w.group_members) / t["group_members"],
-            2.0 if groups else 0.0, 2.0 * len(w.group_roles) / t["group_roles"],
+            8.0,
+            14.0 if users else 0.0,
+            8.0 * users / t["users"],
+            2.0,
+            3.0 if orgs else 0.0,
+            2.0 * orgs / t["organizations"],
+            2.0 if orgs else 0.0,
+            2.0 if org_cons else 0.0,
+            2.0 * org_cons / t["organization_connections"],
+            6.0 if orgs and users else 0.0,
+            6.0 * members / t["organization_members"],
+            4.0 if members else 0.0,
+            4.0 * member_roles / t["member_roles"],
+            2.0 if org_groups else 0.0,
+            2.0 * len(w.organization_group_roles) / t["organization_group_roles"],
+            3.0,
+            3.0 if groups else 0.0,
+            3.0 * groups / t["groups"],
+            5.0 if groups else 0.0,
+            5.0 * len(w.group_members) / t["group_members"],
+            2.0 if groups else 0.0,
+            2.0 * len(w.group_roles) / t["group_roles"],
         ]
 
     def _random_operation(self) -> tuple[str, Obj, Obj | None]:
@@ -518,8 +592,14 @@ class EventGenerator:
         if roll < 0.6:  # database user, maybe with a linked social account
             local_id = self._token(HEX, 24)
             user_id = "auth0|" + local_id
-            identities = [{"connection": "Username-Password-Authentication", "user_id": local_id,
-                           "provider": "auth0", "isSocial": False}]
+            identities = [
+                {
+                    "connection": "Username-Password-Authentication",
+                    "user_id": local_id,
+                    "provider": "auth0",
+                    "isSocial": False,
+                }
+            ]
             if self._chance(0.3):
                 identities.append(self._social_identity(given, family, display, email))
         elif roll < 0.85:  # social primary identity
@@ -529,13 +609,15 @@ class EventGenerator:
         elif roll < 0.95:  # enterprise (SAML)
             local_id = f"{slug}{suffix}@acme-corp.example"
             user_id = "samlp|acme-saml|" + local_id
-            identities = [{"connection": "acme-saml", "user_id": local_id, "provider": "samlp",
-                           "isSocial": False}]
+            identities = [
+                {"connection": "acme-saml", "user_id": local_id, "provider": "samlp", "isSocial": False}
+            ]
         else:  # passwordless email
             local_id = self._token(HEX, 24)
             user_id = "email|" + local_id
-            identities = [{"connection": "email", "user_id": local_id, "provider": "email",
-                           "isSocial": False}]
+            identities = [
+                {"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}
+            ]
         while user_id in self.world.users:  # ids are random; keep them unique anyway
             user_id += self._token(HEX, 1)
         created = self._now
@@ -547,8 +629,11 @@ class EventGenerator:
             "created_at": created,
             "updated_at": created,
             "identities": identities,
-            "app_metadata": {"plan": self._pick(PLANS), "customer_id": "cus_" + self._token(ALNUM, 14),
-                             "roles": ["member"]},
+            "app_metadata": {
+                "plan": self._pick(PLANS),
+                "customer_id": "cus_" + self._token(ALNUM, 14),
+                "roles": ["member"],
+            },
             "user_metadata": self._user_metadata(),
             "picture": self._picture(slug),
             "name": display,
@@ -574,7 +659,10 @@ class EventGenerator:
         else:
             provider_id = str(100_000_000_000_000_000_000 + int(self._rng.random() * 1e20))
         return {
-            "connection": connection, "user_id": provider_id, "provider": provider, "isSocial": True,
+            "connection": connection,
+            "user_id": provider_id,
+            "provider": provider,
+            "isSocial": True,
             "profileData": {"name": display, "email": email, "email_verified": True},
         }
 
@@ -597,8 +685,10 @@ class EventGenerator:
             "name": f"{slug}-{self._token(HEX, 4)}",
             "display_name": display,
             "metadata": metadata,
-            "branding": {"logo_url": f"https://cdn.example.org/{slug}.png",
-                         "colors": {"primary": self._pick(COLORS), "page_background": self._pick(COLORS)}},
+            "branding": {
+                "logo_url": f"https://cdn.example.org/{slug}.png",
+                "colors": {"primary": self._pick(COLORS), "page_background": self._pick(COLORS)},
+            },
         }
 
     def _new_group(self, kind: str, forced: bool) -> Obj:
@@ -688,8 +778,14 @@ class EventGenerator:
         elif roll < 0.9:
             user["blocked"] = not user.get("blocked", False)
         elif roll < 0.95 and len(user["identities"]) < 3:
-            user["identities"].append(self._social_identity(user.get("given_name", ""), user.get(
-                "family_name", ""), user.get("name", ""), user.get("email", "")))
+            user["identities"].append(
+                self._social_identity(
+                    user.get("given_name", ""),
+                    user.get("family_name", ""),
+                    user.get("name", ""),
+                    user.get("email", ""),
+                )
+            )
         else:
             user["nickname"] = user.get("nickname", "user") + str(int(rng.random() * 100))
         if "last_login" not in user and self._chance(0.5):
@@ -714,12 +810,16 @@ class EventGenerator:
         before = self.world.organizations[org_id]
         after = _clone(before)
         roll = self._rng.random()
+        # Always a real change: an organization has no updated_at to tell versions apart.
         if roll < 0.4:
-            after["display_name"] = self._pick(ORG_NAMES)[1]
+            after["display_name"] = self._pick_other(
+                tuple(name for _, name in ORG_NAMES), after["display_name"]
+            )
         elif roll < 0.7:
-            after["metadata"]["tier"] = self._pick(TIERS)
+            after["metadata"]["tier"] = self._pick_other(TIERS, after["metadata"]["tier"])
         else:
-            after["branding"]["colors"]["primary"] = self._pick(COLORS)
+            colors = after["branding"]["colors"]
+            colors["primary"] = self._pick_other(COLORS, colors["primary"])
         self.world.organizations[org_id] = after
         return _clone(after), before  # `before` left the world
 
@@ -752,8 +852,10 @@ class EventGenerator:
         w = self.world
         key = None
         if w.organization_ids:
-            key = self._free_pair(lambda: (w.organization_ids.choice(self._rng), self._pick(self._connection_ids)),
-                                  w.organization_connections)
+            key = self._free_pair(
+                lambda: (w.organization_ids.choice(self._rng), self._pick(self._connection_ids)),
+                w.organization_connections,
+            )
         if key is None:
             if not forced:
                 raise _Skip
@@ -795,8 +897,10 @@ class EventGenerator:
         w = self.world
         key = None
         if w.organization_ids and w.user_ids:
-            key = self._free_pair(lambda: (w.organization_ids.choice(self._rng), w.user_ids.choice(self._rng)),
-                                  w.organization_members)
+            key = self._free_pair(
+                lambda: (w.organization_ids.choice(self._rng), w.user_ids.choice(self._rng)),
+                w.organization_members,
+            )
         if key is None:
             if not forced:
                 raise _Skip
@@ -856,8 +960,12 @@ class EventGenerator:
             group_id = self._silent_group("organization")  # a new group has no roles
             key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
         w.organization_group_roles.add(key)
-        obj = {"organization": {"id": key[0]}, "role": self._role(key[2]), "group": self._group_ref(key[1]),
-               "created_at": self._now}
+        obj = {
+            "organization": {"id": key[0]},
+            "role": self._role(key[2]),
+            "group": self._group_ref(key[1]),
+            "created_at": self._now,
+        }
         return obj, None
 
     def _op_organization_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
@@ -873,9 +981,18 @@ class EventGenerator:
             raise _Skip
         w.organization_group_roles.discard(key)
         group = self._group_ref(key[1]) if key[1] in w.groups else {"id": key[1]}
-        obj = {"organization": {"id": key[0]}, "role": {"id": key[2]}, "group": group, "deleted_at": self._now}
-        previous = {"organization": {"id": key[0]}, "role": self._role(key[2]), "group": _clone(group),
-                    "created_at": self._ago(60)}
+        obj = {
+            "organization": {"id": key[0]},
+            "role": {"id": key[2]},
+            "group": group,
+            "deleted_at": self._now,
+        }
+        previous = {
+            "organization": {"id": key[0]},
+            "role": self._role(key[2]),
+            "group": _clone(group),
+            "created_at": self._ago(60),
+        }
         return obj, (previous if self._chance(0.5) else None)
 
     def _op_group_created(self, forced: bool) -> tuple[Obj, Obj | None]:
@@ -904,8 +1021,16 @@ class EventGenerator:
     @staticmethod
     def _ordered_group(group: Obj) -> Obj:
         """Keep the catalog's key order (id, name, external_id, created_at, updated_at, type, ...)."""
-        order = ("id", "name", "external_id", "created_at", "updated_at", "type", "connection_id",
-                 "organization_id")
+        order = (
+            "id",
+            "name",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "type",
+            "connection_id",
+            "organization_id",
+        )
         return {k: group[k] for k in order if k in group}
 
     def _op_group_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
@@ -922,8 +1047,12 @@ class EventGenerator:
         connection = self.world.connections.get(member_id)
         if connection is None:
             return {"member_type": "user", "id": member_id}
-        return {"member_type": "connection", "id": member_id, "type": connection["strategy"],
-                "connection_id": member_id}
+        return {
+            "member_type": "connection",
+            "id": member_id,
+            "type": connection["strategy"],
+            "connection_id": member_id,
+        }
 
     def _op_group_member_added(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
@@ -960,8 +1089,9 @@ class EventGenerator:
         w = self.world
         key = None
         if w.group_ids:
-            key = self._free_pair(lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)),
-                                  w.group_roles)
+            key = self._free_pair(
+                lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)), w.group_roles
+            )
         if key is None:
             if not forced:
                 raise _Skip
@@ -994,7 +1124,11 @@ class EventGenerator:
         context: Obj = {"tenant": tenant}
         if rng.random() < 0.85:
             client = self._pick(self.world.clients)
-            context["client"] = {"id": client["id"], "name": client["name"], "metadata": dict(client["metadata"])}
+            context["client"] = {
+                "id": client["id"],
+                "name": client["name"],
+                "metadata": dict(client["metadata"]),
+            }
         if event_type.startswith("user.") and rng.random() < 0.3:
             context["connection"] = dict(self._pick(self._connections))
         if rng.random() < 0.8:
@@ -1005,16 +1139,24 @@ class EventGenerator:
         rng = self._rng
         geo = self._pick(GEOS)
         if rng.random() < 0.2:
-            geo_obj = {"continent_code": geo[0], "country_code": geo[1], "country_name": geo[2],
-                       "subdivision_code": geo[3], "subdivision_name": geo[4], "city_name": geo[5],
-                       "time_zone": geo[6], "latitude": geo[7], "longitude": geo[8]}
+            geo_obj = {
+                "continent_code": geo[0],
+                "country_code": geo[1],
+                "country_name": geo[2],
+                "subdivision_code": geo[3],
+                "subdivision_name": geo[4],
+                "city_name": geo[5],
+                "time_zone": geo[6],
+                "latitude": geo[7],
+                "longitude": geo[8],
+            }
         else:
             geo_obj = {"country_code": geo[1], "city_name": geo[5]}
         request: Obj = {
             "geo": geo_obj,
             "hostname": self._hostname,
             "ip": f"{int(rng.random() * 223) + 1}.{int(rng.random() * 256)}.{int(rng.random() * 256)}."
-                  f"{int(rng.random() * 254) + 1}",
+            f"{int(rng.random() * 254) + 1}",
             "method": METHODS[event_type.rsplit(".", 1)[1]],
             "user_agent": self._pick(USER_AGENTS),
         }

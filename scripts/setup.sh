@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh machine: a virtualenv in .venv with the tap, its dev tools and
+# Meltano, then the Meltano plugins of meltano.yml. Needs only python3 (>= 3.10) with venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($python --version)"
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+echo "setup: installing Meltano plugins"
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/meltano --log-level=warning install

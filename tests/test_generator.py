@@ -1,0 +1,400 @@
+"""The event generator: valid, deterministic, realistic and coherent simulated tenant history."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator, FormatChecker
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_auth0_events.emulator.generator import EventGenerator, IndexedSet
+from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.schemas import load_schema
+
+ENVELOPE = ("source", "specversion", "a0tenant", "a0stream", "a0purpose")
+EVENT_KEYS = ["specversion", "type", "source", "id", "time", "a0tenant", "a0stream", "data"]
+TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+# jsonschema checks date-time only when rfc3339-validator is installed; do not depend on that.
+FORMAT_CHECKER = FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or (bool(TIME.match(value)) and bool(datetime.fromisoformat(value)))
+
+
+@functools.cache
+def validator(event_type: str) -> Draft7Validator:
+    return Draft7Validator(load_schema(event_type), format_checker=FORMAT_CHECKER)
+
+
+def to_record(event: dict[str, Any], offset: str) -> dict[str, Any]:
+    """CloudEvent -> Singer record, as the tap builds it."""
+    record = {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "event_time": event["time"],
+        "event_offset": offset,
+    }
+    record.update({key: event[key] for key in ENVELOPE if key in event})
+    record.update(
+        {
+            key: value
+            for key, value in event["data"].items()
+            if key in ("object", "previous_object", "context")
+        }
+    )
+    return record
+
+
+def dump(event: dict[str, Any]) -> str:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+@functools.cache
+def _events(seed: int, count: int) -> tuple[str, ...]:
+    """Generated once per (seed, count) and stored as JSON, so tests cannot alter each other's input."""
+    return tuple(dump(event) for event in EventGenerator(seed=seed).generate(count))
+
+
+def events(seed: int, count: int = 5000) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in _events(seed, count)]
+
+
+SEEDS = (0, 1)
+
+
+# --- Replay: rebuild the world from the events -------------------------------------------------------
+
+Key = Callable[[dict[str, Any]], Any]
+ADDS: dict[str, tuple[str, Key]] = {
+    "user.created": ("users", lambda o: o["user_id"]),
+    "organization.created": ("organizations", lambda o: o["id"]),
+    "organization.connection.added": (
+        "organization_connections",
+        lambda o: (o["organization"]["id"], o["connection"]["id"]),
+    ),
+    "organization.member.added": (
+        "organization_members",
+        lambda o: (o["organization"]["id"], o["user"]["user_id"]),
+    ),
+    "organization.member.role.assigned": (
+        "member_roles",
+        lambda o: (o["organization"]["id"], o["user"]["user_id"], o["role"]["id"]),
+    ),
+    "organization.group.role.assigned": (
+        "organization_group_roles",
+        lambda o: (o["organization"]["id"], o["group"]["id"], o["role"]["id"]),
+    ),
+    "group.created": ("groups", lambda o: o["id"]),
+    "group.member.added": ("group_members", lambda o: (o["group"]["id"], o["member"]["id"])),
+    "group.role.assigned": ("group_roles", lambda o: (o["group"]["id"], o["role"]["id"])),
+}
+REMOVES = {
+    "user.deleted": ADDS["user.created"],
+    "organization.deleted": ADDS["organization.created"],
+    "organization.connection.removed": ADDS["organization.connection.added"],
+    "organization.member.deleted": ADDS["organization.member.added"],
+    "organization.member.role.deleted": ADDS["organization.member.role.assigned"],
+    "organization.group.role.deleted": ADDS["organization.group.role.assigned"],
+    "group.deleted": ADDS["group.created"],
+    "group.member.deleted": ADDS["group.member.added"],
+    "group.role.deleted": ADDS["group.role.assigned"],
+}
+UPDATES = {
+    "user.updated": ADDS["user.created"],
+    "organization.updated": ADDS["organization.created"],
+    "organization.connection.updated": ADDS["organization.connection.added"],
+    "group.updated": ADDS["group.created"],
+}
+TABLES = sorted({table for table, _ in ADDS.values()})
+
+
+def replay(emitted: list[dict[str, Any]], unannounced: list[tuple[int, str, Any]]) -> dict[str, set[Any]]:
+    """Apply the events (and unannounced entities, where they happened) in order; each must be possible."""
+    state: dict[str, set[Any]] = {table: set() for table in TABLES}
+    pending = sorted(unannounced, key=lambda entry: entry[0])
+    for index, event in enumerate(emitted):
+        while pending and pending[0][0] <= index:
+            _, table, key = pending.pop(0)
+            assert key not in state[table], f"unannounced {table} {key} already exists"
+            state[table].add(_as_key(key))
+        event_type, obj = event["type"], event["data"]["object"]
+        if event_type in ADDS:
+            table, key_of = ADDS[event_type]
+            key = key_of(obj)
+            assert key not in state[table], f"event {index}: {event_type} adds existing {key}"
+            state[table].add(key)
+        elif event_type in REMOVES:
+            table, key_of = REMOVES[event_type]
+            key = key_of(obj)
+            assert key in state[table], f"event {index}: {event_type} removes missing {key}"
+            state[table].remove(key)
+        else:
+            table, key_of = UPDATES[event_type]
+            assert key_of(obj) in state[table], f"event {index}: {event_type} updates a missing entity"
+    assert not pending
+    return state
+
+
+def _as_key(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
+def world_state(generator: EventGenerator) -> dict[str, set[Any]]:
+    return {table: set(getattr(generator.world, table)) for table in TABLES}
+
+
+# --- Tests ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_type_appears(seed: int) -> None:
+    counts = Counter(event["type"] for event in events(seed))
+    assert set(counts) == set(EVENT_TYPES)
+    assert min(counts.values()) >= 20
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_record_validates_and_nothing_is_dropped(seed: int) -> None:
+    logger = logging.getLogger("test")
+    for index, event in enumerate(events(seed)):
+        assert list(event) == EVENT_KEYS
+        record = to_record(event, f"offset-{index}")
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}" for e in validator(event["type"]).iter_errors(record)
+        ]
+        assert errors == [], event
+        schema = load_schema(event["type"])
+        conformed = conform_record_data_types(
+            stream_name(event["type"]), record, schema, TypeConformanceLevel.RECURSIVE, logger
+        )
+        assert conformed == record  # the SDK drops keys the schema does not declare
+
+
+def test_same_seed_same_events_and_different_seed_different_events() -> None:
+    first = EventGenerator(seed=7).generate(2000)
+    again = EventGenerator(seed=7).generate(2000)
+    other = EventGenerator(seed=8).generate(2000)
+    assert first == again
+    assert [e["id"] for e in first] != [e["id"] for e in other]
+    step_by_step = EventGenerator(seed=7)
+    assert [step_by_step.next_event() for _ in range(50)] == first[:50]
+
+
+def test_envelope_ids_and_times() -> None:
+    emitted = events(0)
+    assert len({e["id"] for e in emitted}) == len(emitted)
+    assert {e["a0tenant"] for e in emitted} == {"acme-demo"}
+    assert {e["source"] for e in emitted} == {"urn:auth0:acme-demo.us.auth0.com"}
+    assert len({e["a0stream"] for e in emitted}) == 1
+    for event in emitted:
+        assert re.fullmatch(r"evt_[A-Za-z0-9]{22}", event["id"])
+        assert re.fullmatch(r"est_[A-Za-z0-9]{22}", event["a0stream"])
+        assert TIME.match(event["time"])
+    times = [e["time"] for e in emitted]
+    assert times == sorted(times)
+    assert times[0].startswith("2026-01-01T00:")
+    span = datetime.fromisoformat(times[-1]) - datetime.fromisoformat(times[0])
+    assert timedelta(hours=30) < span < timedelta(hours=54)  # 5,000 gaps of 30 s on average: ~42 h
+
+
+def test_entity_id_formats() -> None:
+    patterns = {
+        "user_id": r"(auth0\|[0-9a-f]{24}|email\|[0-9a-f]{24}|samlp\|acme-saml\|\S+"
+        r"|(github|facebook|google-oauth2|linkedin|apple)\|\d+)",
+        "org": r"org_[A-Za-z0-9]{16}",
+        "con": r"con_[A-Za-z0-9]{16}",
+        "rol": r"rol_[A-Za-z0-9]{16}",
+        "grp": r"grp_[1-9A-HJ-NP-Za-km-z]{18}",
+    }
+    seen: Counter[str] = Counter()
+    for event in events(1):
+        obj = event["data"]["object"]
+        if event["type"].startswith("user."):
+            assert re.fullmatch(patterns["user_id"], obj["user_id"]), obj["user_id"]
+            seen["user"] += 1
+        if event["type"].startswith("organization.connection."):
+            assert re.fullmatch(patterns["con"], obj["connection"]["id"])
+            seen["con"] += 1
+        if "role" in obj:
+            assert re.fullmatch(patterns["rol"], obj["role"]["id"])
+            seen["rol"] += 1
+        group = obj.get(
+            "group", obj if event["type"] in ("group.created", "group.updated", "group.deleted") else None
+        )
+        if group:
+            assert re.fullmatch(patterns["grp"], group["id"])
+            seen["grp"] += 1
+        org_id = obj.get("organization", {}).get("id") or (
+            obj["id"] if event["type"].startswith("organization.") and "id" in obj else None
+        )
+        if org_id:
+            assert re.fullmatch(patterns["org"], org_id)
+            seen["org"] += 1
+    assert min(seen.values()) > 100
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_user_event_sizes_are_realistic(seed: int) -> None:
+    sizes = [
+        len(dump(e).encode())
+        for e in events(seed)
+        if e["type"].startswith("user.") and "previous_object" not in e["data"]
+    ]
+    within = sum(900 <= size <= 1600 for size in sizes) / len(sizes)
+    assert within >= 0.75, within
+    assert 1000 <= sorted(sizes)[len(sizes) // 2] <= 1500
+    social_numeric = [
+        i
+        for e in events(seed)
+        if e["type"] == "user.created"
+        for i in e["data"]["object"]["identities"]
+        if isinstance(i["user_id"], int)
+    ]
+    assert social_numeric and all("profileData" in i and i["isSocial"] for i in social_numeric)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_replaying_the_events_rebuilds_the_world(seed: int) -> None:
+    generator = EventGenerator(seed=seed)
+    emitted = generator.generate(5000)
+    assert generator.world.unannounced == []  # unforced events only act on what exists
+    assert replay(emitted, []) == world_state(generator)
+    assert generator.events_emitted == 5000
+
+
+def test_forced_types_create_missing_prerequisites_and_stay_coherent() -> None:
+    for event_type in EVENT_TYPES:  # each from an empty world: every prerequisite is missing
+        generator = EventGenerator(seed=3)
+        event = generator.next_event(event_type=event_type)
+        assert event["type"] == event_type
+        validator(event_type).validate(to_record(event, "o"))
+        assert replay([event], generator.world.unannounced) == world_state(generator)
+
+    generator = EventGenerator(seed=4)
+    emitted, forced = [], []
+    for round_ in range(30):  # mixes forced and random events
+        for event_type in EVENT_TYPES:
+            forced.append(generator.next_event(event_type=event_type))
+            emitted.append(forced[-1])
+            if round_ % 3 == 0:
+                emitted.append(generator.next_event())
+    assert [e["type"] for e in forced] == list(EVENT_TYPES) * 30
+    assert generator.world.unannounced  # some prerequisites were missing
+    assert replay(emitted, generator.world.unannounced) == world_state(generator)
+    for event in emitted:
+        validator(event["type"]).validate(to_record(event, "o"))
+
+
+def test_previous_object_is_the_entity_before_the_change() -> None:
+    last: dict[str, dict[str, Any]] = {}
+    checked = Counter()
+    for event in events(0):
+        event_type, data = event["type"], event["data"]
+        obj = data["object"]
+        key = obj.get("user_id") if event_type.startswith("user.") else obj.get("id")
+        if event_type in ("user.updated", "organization.updated") and "previous_object" in data:
+            assert data["previous_object"] == last[key]
+            assert data["previous_object"] != obj
+            checked[event_type] += 1
+        if event_type == "user.deleted" and "previous_object" in data:
+            assert data["previous_object"] == {k: v for k, v in obj.items() if k != "deleted_at"}
+            checked[event_type] += 1
+        if event_type in ("user.created", "user.updated", "organization.created", "organization.updated"):
+            last[key] = obj
+    assert min(checked.values()) > 30 and len(checked) == 3
+
+
+def test_both_tenant_shapes_appear() -> None:
+    shapes: Counter[str] = Counter()
+    for event in events(0):
+        data = event["data"]
+        tenant = data.get("context", {}).get("tenant")
+        if tenant is None:
+            shapes["no context"] += 1
+            continue
+        old = "tenant_id" in tenant
+        shapes["old" if old else "new"] += 1
+        if old:
+            assert re.fullmatch(r"ten_[A-Za-z0-9]{16}", tenant["tenant_id"])
+            assert "previous_object" not in data
+            if (
+                event["type"].startswith("organization.connection.")
+                and event["type"] != "organization.connection.removed"
+            ):
+                assert "is_enabled" not in data["object"]
+        else:
+            assert tenant == {"id": "acme-demo"}
+            if event["type"].endswith(".updated"):
+                assert "previous_object" in data
+    total = sum(shapes.values())
+    assert 0.25 < shapes["old"] / total < 0.40
+    assert 0.50 < shapes["new"] / total < 0.70
+    assert 0.05 < shapes["no context"] / total < 0.15
+
+
+def test_text_needs_unicode_and_escapes() -> None:
+    text = "\n".join(_events(0, 5000))
+    assert not text.isascii()
+    for sample in ("Zoë Ångström", "山田太郎", "🚀"):
+        assert sample in text
+    escaped = json.dumps(events(0))
+    for sequence in ('\\"', "\\\\", "\\n"):  # quote, backslash and newline inside string values
+        assert sequence in escaped
+
+
+def test_explicit_time_is_used() -> None:
+    generator = EventGenerator(seed=5, start=datetime(2025, 6, 1, tzinfo=timezone.utc), mean_gap_seconds=1.0)
+    assert generator.next_event()["time"].startswith("2025-06-01T00:00:0")
+    stamp = datetime(2026, 2, 3, 4, 5, 6, 789_000, tzinfo=timezone.utc)
+    event = generator.next_event(time=stamp, event_type="user.created")
+    assert event["time"] == "2026-02-03T04:05:06.789Z"
+    assert event["data"]["object"]["created_at"] == event["time"]
+    assert generator.next_event()["time"] > event["time"]  # the clock moved to the explicit time
+
+
+def test_returned_events_do_not_share_state_with_the_world() -> None:
+    generator = EventGenerator(seed=6)
+    created = generator.next_event(event_type="user.created")
+    user_id = created["data"]["object"]["user_id"]
+    created["data"]["object"]["identities"].clear()
+    created["data"]["object"]["app_metadata"]["plan"] = "mutated"
+    stored = generator.world.users[user_id]
+    assert stored["identities"] and stored["app_metadata"]["plan"] != "mutated"
+
+
+def test_unknown_forced_type_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"user\.exploded"):
+        EventGenerator().next_event(event_type="user.exploded")
+
+
+def test_population_stays_bounded() -> None:
+    generator = EventGenerator(seed=2)
+    generator.generate(30_000)
+    world = generator.world
+    assert 200 < len(world.users) < 1000
+    assert 10 < len(world.organizations) < 120
+    assert 20 < len(world.groups) < 200
+
+
+def test_indexed_set_behaves_like_a_set() -> None:
+    import random
+
+    items: IndexedSet[int] = IndexedSet([1, 2, 3])
+    items.add(2)
+    items.discard(1)
+    items.discard(42)
+    assert items == {2, 3} and len(items) == 2 and 3 in items and 1 not in items
+    rng = random.Random(0)
+    assert {items.choice(rng) for _ in range(50)} == {2, 3}
