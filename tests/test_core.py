@@ -1,0 +1,41 @@
+"""The Singer SDK's standard tap tests, against a live emulator."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from conftest import fast_config
+from singer_sdk.testing import get_tap_test_class
+
+from tap_auth0_events.emulator.server import Emulator
+from tap_auth0_events.tap import TapAuth0Events
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The SDK builds the test class from a config, so the emulator's port is chosen up front and the
+# server is started by the fixture below before any test of the class runs.
+PORT = _free_port()
+SAMPLE_CONFIG = {
+    "api_url": f"http://127.0.0.1:{PORT}",
+    "api_token": "emulator-token",
+    "start_date": "2000-01-01T00:00:00Z",
+    "idle_timeout_seconds": 1,
+    "read_timeout_seconds": 2,
+    "max_run_seconds": 60,
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def standard_emulator() -> Iterator[Emulator]:
+    with Emulator(fast_config(initial_events=800), port=PORT) as emulator:
+        yield emulator
+
+
+TestTapAuth0Events = get_tap_test_class(tap_class=TapAuth0Events, config=SAMPLE_CONFIG)
