@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from conftest import TOKEN, discover, fast_config, run_tap, select_streams, tap_config
@@ -51,7 +50,9 @@ def test_records_are_typed_and_carry_event_fields(tmp_path: Path, emulator: Emul
         assert message["record"]["event_type"].replace(".", "_") == message["stream"]
 
 
-def test_resume_from_state_yields_nothing_new_then_exactly_the_appended_events(tmp_path: Path, emulator: Emulator) -> None:
+def test_resume_from_state_yields_nothing_new_then_exactly_the_appended_events(
+    tmp_path: Path, emulator: Emulator
+) -> None:
     first = run_tap(tmp_path, tap_config(emulator))
     assert first.returncode == 0, first.stderr
     again = run_tap(tmp_path, tap_config(emulator), state=first.final_state)
@@ -70,8 +71,8 @@ def test_selected_streams_become_event_type_filters_on_one_connection(tmp_path: 
     catalog = select_streams(discover(tmp_path, tap_config(emulator)), chosen)
     result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
     assert result.returncode == 0, result.stderr
-    assert sorted(emulator.requests[0]["event_types"]) == ["group.member.deleted", "organization.member.added", "user.created"]
     types = {"user.created", "organization.member.added", "group.member.deleted"}
+    assert sorted(emulator.requests[0]["event_types"]) == sorted(types)
     got = {stream: [record["event_id"] for record in records] for stream, records in result.by_stream().items()}
     assert got == expected_by_stream(emulator, types)
     assert set(result.final_state["bookmarks"]) == chosen

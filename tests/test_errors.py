@@ -70,7 +70,9 @@ def test_rate_limits_and_server_errors_are_retried(tmp_path: Path, emulator: Emu
         ("max_run_seconds", -5, "max_run_seconds"),
     ],
 )
-def test_bad_settings_fail_before_connecting(tmp_path: Path, emulator: Emulator, setting: str, value, phrase: str) -> None:
+def test_bad_settings_fail_before_connecting(
+    tmp_path: Path, emulator: Emulator, setting: str, value: object, phrase: str
+) -> None:
     config = tap_config(emulator, **{setting: value})
     result = run_tap(tmp_path, config)
     assert result.returncode != 0
