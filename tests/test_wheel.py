@@ -1,0 +1,51 @@
+"""The built wheel, not the source tree, carries the 22 schemas and discovers every stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_schemas_and_discovers_22_streams(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next((tmp_path / "dist").glob("tap_auth0_events-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    for event_type in EVENT_TYPES:
+        assert f"tap_auth0_events/schemas/{stream_name(event_type)}.json" in names
+    assert "tap_auth0_events/schemas/common.json" in names
+
+    # Unpacked away from the source tree and put first on the path: the repo's schemas/ is out of reach.
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    script = (
+        "import json, tap_auth0_events, tap_auth0_events.schemas as s;"
+        "from tap_auth0_events.tap import TapAuth0Events;"
+        "tap = TapAuth0Events(config={'domain': 'x.auth0.com', 'api_token': 't'}, validate_config=False);"
+        "print(json.dumps({'file': tap_auth0_events.__file__, 'dir': str(s.schema_dir()),"
+        " 'streams': {n: len(st.schema['properties']) for n, st in tap.streams.items()}}))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["file"].startswith(str(site))
+    assert found["dir"] == str(site / "tap_auth0_events" / "schemas")
+    assert sorted(found["streams"]) == sorted(map(stream_name, EVENT_TYPES))
+    assert all(count >= 8 for count in found["streams"].values())
