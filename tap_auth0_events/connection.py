@@ -53,10 +53,14 @@ class FeedMessage:
 
 @dataclass(slots=True)
 class StartPosition:
-    """Where the first connection starts: after an offset, at a time, or at the live edge."""
+    """Where a pass starts: after an offset, or at a time; `newest_event_time` is carried from STATE."""
 
     offset: str | None = None
     from_timestamp: str | None = None
+    newest_event_time: str | None = None
+
+    def same_place(self, other: StartPosition) -> bool:
+        return (self.offset, self.from_timestamp) == (other.offset, other.from_timestamp)
 
 
 class EventFeed:

@@ -27,15 +27,18 @@ class Emit:
 
 @dataclass(slots=True, frozen=True)
 class Checkpoint:
+    """The position after everything emitted so far; `newest_event_time` is the latest event time seen."""
+
     offset: str | None
-    last_event_time: str | None
+    newest_event_time: str | None
 
 
 @dataclass(slots=True)
 class RunLimits:
-    started_at: datetime
+    stop_at_time: datetime  # the first event stamped at or after this ends the pass (not emitted)
     max_run_seconds: float
     idle_timeout_seconds: float
+    stop_label: str = "reached an event from after the run started"
     checkpoint_every_records: int = 10_000
     checkpoint_every_seconds: float = 5.0
     progress_every_seconds: float = 15.0
@@ -64,9 +67,9 @@ def read_events(
     idle = 0.0
     previous_kind = Kind.CONNECTED
     since_checkpoint = 0
-    offset, last_event_time = start.offset, None
-    bound = _TimeBound(limits.started_at)
-    newest_time: str | None = None
+    offset = start.offset
+    bound = _TimeBound(limits.stop_at_time)
+    newest_time = start.newest_event_time
 
     messages = feed.messages(start)
     try:
@@ -80,8 +83,9 @@ def read_events(
             if message.kind is Kind.EVENT:
                 event = message.event
                 assert event is not None and message.offset is not None
-                if bound.reached(event["time"]):
-                    stats.stop_reason = f"caught up: reached an event from after the run started ({event['time']})"
+                event_time = event["time"]
+                if bound.reached(event_time):
+                    stats.stop_reason = f"caught up: {limits.stop_label} ({event_time})"
                     break
                 idle = 0.0
                 event_type = event["type"]
@@ -92,16 +96,16 @@ def read_events(
                 else:
                     stats.skipped += 1
                     stats.skipped_types[event_type] = stats.skipped_types.get(event_type, 0) + 1
-                offset, last_event_time = message.offset, event["time"]
-                if newest_time is None or last_event_time > newest_time:
-                    newest_time = last_event_time
+                offset = message.offset
+                if newest_time is None or event_time > newest_time:
+                    newest_time = event_time
             elif message.kind is Kind.OFFSET:
                 offset = message.offset
 
             if since_checkpoint >= limits.checkpoint_every_records or (
                 now - last_checkpoint_at >= limits.checkpoint_every_seconds and offset != start.offset
             ):
-                yield Checkpoint(offset, last_event_time)
+                yield Checkpoint(offset, newest_time)
                 since_checkpoint, last_checkpoint_at = 0, now
             if now - last_progress_at >= limits.progress_every_seconds:
                 _log_progress(logger, stats, now - begun, newest_time)
@@ -114,19 +118,19 @@ def read_events(
                 break
     except TapAuth0EventsError:
         # Cover what was emitted before the failure, so the next run does not repeat it.
-        yield Checkpoint(offset, last_event_time)
+        yield Checkpoint(offset, newest_time)
         raise
     finally:
         messages.close()
-    yield Checkpoint(offset, last_event_time)
+    yield Checkpoint(offset, newest_time)
     _log_progress(logger, stats, clock() - begun, newest_time)
 
 
 class _TimeBound:
     """Is an event time at or after the run's start? Cheap for Auth0's UTC `...Z` times."""
 
-    def __init__(self, started_at: datetime) -> None:
-        self._started_at = started_at.astimezone(timezone.utc)
+    def __init__(self, stop_at: datetime) -> None:
+        self._started_at = stop_at.astimezone(timezone.utc)
         self._prefix = self._started_at.strftime("%Y-%m-%dT%H:%M:%S")
         self._micro = self._started_at.microsecond
 

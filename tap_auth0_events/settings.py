@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -127,6 +128,37 @@ def config_errors(config: dict[str, Any]) -> list[str]:
         if key in config and config[key] is not None and config[key] <= 0:
             errors.append(f"{key}: must be a positive number of seconds")
     return errors
+
+
+def state_problem(text: str) -> str | None:
+    """What is wrong with a STATE file's text, or None. Never quotes the content."""
+    try:
+        state = json.loads(text)
+    except ValueError as exc:
+        return f"not valid JSON (line {getattr(exc, 'lineno', '?')}): fix it or clear the state (meltano state clear)"
+    if not isinstance(state, dict):
+        return "must be a JSON object"
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        return "bookmarks must be an object of stream name -> bookmark"
+    for name, bookmark in bookmarks.items():
+        if not isinstance(bookmark, dict):
+            return f"bookmarks.{name} must be an object"
+        for key in ("offset", "from_timestamp", "newest_event_time"):
+            if key in bookmark and bookmark[key] is not None and not isinstance(bookmark[key], str):
+                return f"bookmarks.{name}.{key} must be a string"
+    return None
+
+
+def catalog_problem(text: str) -> str | None:
+    """What is wrong with a catalog file's text, or None."""
+    try:
+        catalog = json.loads(text)
+    except ValueError as exc:
+        return f"not valid JSON (line {getattr(exc, 'lineno', '?')})"
+    if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+        return "must be a JSON object with a `streams` list (run --discover to get one)"
+    return None
 
 
 def base_url(config: dict[str, Any]) -> str:

@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from tap_auth0_events.emulator.generator import EventGenerator
 
+from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.event_types import EVENT_TYPES
 
 WRITE_BYTES = 256 * 1024
@@ -79,7 +79,8 @@ class ConnectionPlan:
     close | cut (half a frame, then a clean close) | reset (half a frame, then TCP RST) |
     silent (no bytes at all for `silent_seconds`, then close) | error:<code> (an `event: error`,
     then close) | broken_json (the next frame's JSON is corrupted, then streaming goes on) |
-    duplicate (the next event is sent twice) | none.
+    duplicate (the next event is sent twice) | expire_tokens (every token stops working, then
+    a clean close) | none.
     """
 
     status: int | None = None
@@ -104,6 +105,7 @@ class EmulatorConfig:
     out_of_order_every: int = 0  # every Nth event is stamped earlier than the one before it
     duplicate_every: int = 0  # every Nth event frame is sent twice
     retained_from_seq: int = 0  # offsets of events before this are expired (410)
+    broken_seqs: frozenset[int] = frozenset()  # these events are always served with broken JSON
     chunked: bool = False  # Transfer-Encoding: chunked instead of a close-delimited body
     api_tokens: dict[str, list[str]] = field(default_factory=lambda: {"emulator-token": ["read:events"]})
     clients: dict[str, str] = field(default_factory=lambda: {"emulator-client": "emulator-secret"})
@@ -149,6 +151,7 @@ class Emulator:
         self.plans: collections.deque[ConnectionPlan] = collections.deque()
         self.requests: list[dict[str, Any]] = []  # one entry per /api/v2/events request (no secrets)
         self.tokens: dict[str, tuple[list[str], float]] = {}  # issued token -> (scopes, expiry epoch)
+        self.revoked: set[str] = set()  # static tokens made to expire
         self.token_requests = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -226,9 +229,10 @@ class Emulator:
             self.append(1)
 
     def expire_tokens(self) -> None:
-        """Every token issued so far stops working (as if it had expired)."""
+        """Every token issued so far, and every static token, stops working (as if expired)."""
         with self._lock:
             self.tokens = {token: (scopes, 0.0) for token, (scopes, _) in self.tokens.items()}
+            self.revoked.update(self.config.api_tokens)
 
     def queue(self, *plans: ConnectionPlan) -> None:
         with self._lock:
@@ -252,7 +256,7 @@ class Emulator:
             return None
         token = authorization[len("Bearer ") :].strip()
         if token in self.config.api_tokens:
-            return self.config.api_tokens[token]
+            return None if token in self.revoked else self.config.api_tokens[token]
         with self._lock:
             issued = self.tokens.get(token)
         if issued is None or issued[1] <= time.time():
@@ -364,7 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
         types = query.get("event_type", [])
         emulator.requests.append(
             {"event_types": types, "from": from_offset, "from_timestamp": from_timestamp,
-             "last_event_id": last_event_id is not None}
+             "last_event_id": last_event_id is not None, "at": time.monotonic()}
         )
         plan = emulator.next_plan()
         if plan is not None and plan.status is not None:
@@ -484,6 +488,10 @@ class _Stream:
                     if self.apply_plan(stored):
                         return
                     continue
+                if stored.seq in config.broken_seqs:
+                    self.buffer += _broken(stored.frame)
+                    self.sent += 1
+                    continue
                 self.buffer += stored.frame
                 self.sent += 1
                 if config.duplicate_every and stored.seq % config.duplicate_every == 0:
@@ -538,14 +546,23 @@ class _Stream:
             self.finish()
             return True
         if action == "broken_json":
-            self.buffer += stored.frame.replace(b'"event":{', b'"event":{{', 1)
+            self.buffer += _broken(stored.frame)
             self.sent += 1
             return False
+        if action == "expire_tokens":
+            self.emulator.expire_tokens()
+            self.finish()
+            return True
         if action == "duplicate":
             self.buffer += stored.frame + stored.frame
             self.sent += 1
             return False
         raise ValueError(f"unknown plan action {action!r}")
+
+
+def _broken(frame: bytes) -> bytes:
+    """The same frame with JSON no parser accepts (framing intact)."""
+    return frame.replace(b'"event":{', b'"event":{{', 1)
 
 
 def _error_frame(code: str, message: str) -> bytes:
