@@ -17,6 +17,7 @@ from enum import Enum
 import backoff
 import orjson
 import requests
+import urllib3
 
 from tap_auth0_events.auth import TokenProvider
 from tap_auth0_events.errors import (
@@ -99,8 +100,9 @@ class EventFeed:
         delays: Iterator[float] | None = None
         refreshed_after_401 = False
         while True:
-            progressed = False
+            progressed = rate_limited = False
             wait = 0.0
+            decoder: SSEDecoder | None = None
             try:
                 response = self._open(start)
                 if response.status_code == 401 and self._tokens.can_refresh and not refreshed_after_401:
@@ -110,6 +112,7 @@ class EventFeed:
                     refreshed_after_401 = True
                     continue
                 wait = self._check_status(response)
+                rate_limited = response.status_code == 429
                 if wait > 0.0:
                     self.faults += 1
                     yield FeedMessage(Kind.FAULT)
@@ -121,9 +124,8 @@ class EventFeed:
                     for message in self._read(response, decoder):
                         progressed = progressed or message.kind in (Kind.EVENT, Kind.OFFSET)
                         yield message
-                    if decoder.retry is not None:
-                        retry_floor = decoder.retry / 1000.0
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
                 self.faults += 1
                 self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
                 yield FeedMessage(Kind.FAULT)
@@ -131,8 +133,11 @@ class EventFeed:
                 if cycled.fault:
                     self.faults += 1
                     yield FeedMessage(Kind.FAULT)
-            if progressed:
-                delays = None
+            if decoder is not None and decoder.retry is not None:
+                retry_floor = decoder.retry / 1000.0  # the server's `retry:` is the least we wait
+            if progressed or rate_limited:
+                # After progress, or when the server said how long to wait, no extra backoff.
+                delays = None if progressed else delays
                 pause = max(wait, retry_floor)
             else:
                 if delays is None:

@@ -88,6 +88,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
     ),
     th.Property(
+        "max_backoff_seconds",
+        th.NumberType,
+        default=30,
+        title="Maximum backoff (seconds)",
+        description="Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
+    ),
+    th.Property(
         "on_expired_offset",
         th.StringType,
         default="fail",
@@ -124,7 +131,7 @@ def config_errors(config: dict[str, Any]) -> list[str]:
                 datetime.strptime(config["start_date"], "%Y-%m-%dT%H:%M:%SZ")
             except ValueError:
                 errors.append("start_date: not a real date and time")
-    for key in ("max_run_seconds", "idle_timeout_seconds", "read_timeout_seconds"):
+    for key in ("max_run_seconds", "idle_timeout_seconds", "read_timeout_seconds", "max_backoff_seconds"):
         if key in config and config[key] is not None and config[key] <= 0:
             errors.append(f"{key}: must be a positive number of seconds")
     return errors

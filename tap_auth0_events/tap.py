@@ -197,6 +197,7 @@ class TapAuth0Events(Tap):
             session=session,
             logger=self.logger,
             read_timeout=float(self.config.get("read_timeout_seconds", 20)),
+            max_backoff=float(self.config.get("max_backoff_seconds", 30)),
         )
         stats = RunStats()
         self.logger.info("reading %d event types from %s, %s", len(types), api, _describe_start(start))

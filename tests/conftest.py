@@ -49,6 +49,7 @@ def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
         "idle_timeout_seconds": 2,
         "read_timeout_seconds": 2,
         "max_run_seconds": 60,
+        "max_backoff_seconds": 1,
     }
     config.update(overrides)
     return {key: value for key, value in config.items() if value is not None}
@@ -107,7 +108,8 @@ def run_tap(
     completed = subprocess.run(
         args, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False
     )
-    messages = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    # Split on "\n" only: str.splitlines() would also split inside strings holding U+2028.
+    messages = [json.loads(line) for line in completed.stdout.split("\n") if line.strip()]
     return TapRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
