@@ -78,7 +78,8 @@ def _selected_catalog(tmp_path: Path, emulator: Emulator, names: set[str]) -> di
 def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path) -> None:
     with Emulator(fast_config(initial_events=800)) as emulator:
         first_streams = {"user_created", "user_deleted"}
-        first = run_tap(tmp_path, tap_config(emulator), catalog=_selected_catalog(tmp_path, emulator, first_streams))
+        catalog = _selected_catalog(tmp_path, emulator, first_streams)
+        first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         assert first.returncode == 0, first.stderr
         appended = emulator.append(40)
 
@@ -108,7 +109,8 @@ def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path
 def test_deselecting_a_stream_does_not_move_other_positions_backwards(tmp_path: Path) -> None:
     with Emulator(fast_config(initial_events=600)) as emulator:
         all_three = {"user_created", "user_updated", "group_created"}
-        first = run_tap(tmp_path, tap_config(emulator), catalog=_selected_catalog(tmp_path, emulator, all_three))
+        catalog = _selected_catalog(tmp_path, emulator, all_three)
+        first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         assert first.returncode == 0
         emulator.append(30)
         fewer = {"user_created", "user_updated"}

@@ -6,6 +6,7 @@ and checks three things: no event is lost, the run ends by itself, and the log s
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_cycling_at_random_points_many_times_per_run_and_retry_is_honoured(tmp_p
         assert len(result.records) == 1500, "a clean close never causes a replay"
         starts = [request["at"] for request in emulator.requests]
         assert len(starts) >= 26
-        gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
         assert min(gaps) >= 0.14, "the server's retry: 150 is the floor between connections"
 
 
@@ -89,7 +90,7 @@ def test_429_storm_with_retry_after_then_5xx_for_a_while(tmp_path: Path, emulato
     result = run_tap(tmp_path, tap_config(emulator, idle_timeout_seconds=3))
     assert_complete(result, emulator)
     starts = [request["at"] for request in emulator.requests]
-    waits = [later - earlier for earlier, later in zip(starts[1:7], starts[2:8])]
+    waits = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert min(waits) >= 0.29, "Retry-After is honoured"
     assert "HTTP 429" in result.stderr and "HTTP 503" in result.stderr
 

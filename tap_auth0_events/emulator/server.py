@@ -106,6 +106,7 @@ class EmulatorConfig:
     duplicate_every: int = 0  # every Nth event frame is sent twice
     retained_from_seq: int = 0  # offsets of events before this are expired (410)
     broken_seqs: frozenset[int] = frozenset()  # these events are always served with broken JSON
+    unsupported_types: frozenset[str] = frozenset()  # event types this tenant answers 400 for
     chunked: bool = False  # Transfer-Encoding: chunked instead of a close-delimited body
     api_tokens: dict[str, list[str]] = field(default_factory=lambda: {"emulator-token": ["read:events"]})
     clients: dict[str, str] = field(default_factory=lambda: {"emulator-client": "emulator-secret"})
@@ -382,7 +383,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "read:events" not in scopes:
             self._error(403, "Insufficient scope, expected any of: read:events", "insufficient_scope")
             return
-        unknown = [name for name in types if name not in EVENT_TYPES]
+        unknown = [
+            name for name in types if name not in EVENT_TYPES or name in emulator.config.unsupported_types
+        ]
         if unknown:
             self._error(400, f"unsupported event_type: {', '.join(unknown)[:200]}", "invalid_query_string")
             return

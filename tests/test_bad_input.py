@@ -1,0 +1,65 @@
+"""Bad input gets one clear line and a non-zero exit, before any connection where possible."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import TAP, discover, fast_config, run_tap, tap_config
+
+from tap_auth0_events.emulator.server import Emulator
+
+
+def test_unknown_stream_in_the_catalog(tmp_path: Path, emulator: Emulator) -> None:
+    catalog = discover(tmp_path, tap_config(emulator))
+    bogus = dict(catalog["streams"][0], tap_stream_id="user_exploded", stream="user_exploded")
+    catalog["streams"].append(bogus)
+    result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
+    assert result.returncode == 2
+    assert "user_exploded" in result.stderr and "--discover" in result.stderr
+    assert emulator.requests == []
+
+
+def test_corrupt_state_file(tmp_path: Path, emulator: Emulator) -> None:
+    (tmp_path / "state.json").write_text('{"bookmarks": {"user_created": {"offset": "abc"')
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(emulator)))
+    completed = subprocess.run(
+        [TAP, "--config", str(config), "--state", str(tmp_path / "state.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "state file: not valid JSON" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert emulator.requests == []
+
+
+def test_state_with_a_wrongly_typed_offset(tmp_path: Path, emulator: Emulator) -> None:
+    result = run_tap(tmp_path, tap_config(emulator), state={"bookmarks": {"user_created": {"offset": 12}}})
+    assert result.returncode == 2
+    assert "bookmarks.user_created.offset must be a string" in result.stderr
+
+
+def test_event_type_the_tenant_does_not_support(tmp_path: Path) -> None:
+    with Emulator(fast_config(unsupported_types=frozenset({"group.role.assigned"}))) as emulator:
+        result = run_tap(tmp_path, tap_config(emulator))
+    assert result.returncode == 5
+    assert "HTTP 400" in result.stderr and "event type" in result.stderr
+    assert "group.role.assigned" in result.stderr, "the server's message names the type"
+
+
+def test_missing_domain_and_api_url(tmp_path: Path, emulator: Emulator) -> None:
+    result = run_tap(tmp_path, tap_config(emulator, api_url=None, domain=None))
+    assert result.returncode != 0
+    assert "domain" in result.stderr
+    assert emulator.requests == []
+
+
+def test_start_date_that_is_not_a_real_date(tmp_path: Path, emulator: Emulator) -> None:
+    result = run_tap(tmp_path, tap_config(emulator, start_date="2026-02-30T00:00:00Z"))
+    assert result.returncode != 0
+    assert "start_date" in result.stderr
+    assert emulator.requests == []
