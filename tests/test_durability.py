@@ -100,9 +100,8 @@ def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path
         # Afterwards all three share one position, and a further run has nothing to add.
         offsets = {second.final_state["bookmarks"][name]["offset"] for name in both}
         assert len(offsets) == 1
-        third = run_tap(
-            tmp_path, tap_config(emulator), state=second.final_state, catalog=_selected_catalog(tmp_path, emulator, both)
-        )
+        catalog = _selected_catalog(tmp_path, emulator, both)
+        third = run_tap(tmp_path, tap_config(emulator), state=second.final_state, catalog=catalog)
         assert third.returncode == 0 and third.records == []
 
 
@@ -114,9 +113,8 @@ def test_deselecting_a_stream_does_not_move_other_positions_backwards(tmp_path: 
         assert first.returncode == 0
         emulator.append(30)
         fewer = {"user_created", "user_updated"}
-        second = run_tap(
-            tmp_path, tap_config(emulator), state=first.final_state, catalog=_selected_catalog(tmp_path, emulator, fewer)
-        )
+        catalog = _selected_catalog(tmp_path, emulator, fewer)
+        second = run_tap(tmp_path, tap_config(emulator), state=first.final_state, catalog=catalog)
         assert second.returncode == 0, second.stderr
         assert "back-filling" not in second.stderr
         assert {m["stream"] for m in second.records} <= fewer
