@@ -9,6 +9,7 @@ that ordering is what makes STATE safe against `kill -9`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class RunLimits:
     checkpoint_every_records: int = 10_000
     checkpoint_every_seconds: float = 5.0
     progress_every_seconds: float = 15.0
+    # Set from a signal handler: the pass ends at the next message, with a final checkpoint.
+    stop_requested: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(slots=True)
@@ -115,6 +118,9 @@ def read_events(
                 break
             if now >= deadline:
                 stats.stop_reason = f"max_run_seconds ({limits.max_run_seconds:g}s) reached"
+                break
+            if limits.stop_requested.is_set():
+                stats.stop_reason = "stopped by a termination signal"
                 break
     except TapAuth0EventsError:
         # Cover what was emitted before the failure, so the next run does not repeat it.

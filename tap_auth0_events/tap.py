@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ RESTART_MARGIN = timedelta(minutes=10)
 # A back-fill of newly selected streams reads this far past the main position's newest event, so
 # that events delivered out of order around it are not missed (duplicates share the event id).
 BACKFILL_MARGIN = timedelta(minutes=10)
+TERMINATED_EXIT_CODE = 143  # 128 + SIGTERM, as a shell reports it
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,6 +57,11 @@ class TapAuth0Events(Tap):
 
     name = "tap-auth0-events"
     config_jsonschema = CONFIG_SCHEMA
+    _sink: Sink | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._stop_requested = threading.Event()
+        super().__init__(*args, **kwargs)
 
     @classproperty
     def capabilities(self) -> list[CapabilitiesEnum]:
@@ -131,6 +138,8 @@ class TapAuth0Events(Tap):
             raise SystemExit(exc.exit_code) from None
         finally:
             self._sink = None
+        if self._stop_requested.is_set():
+            raise SystemExit(TERMINATED_EXIT_CODE)
 
     def sync_streams_standalone(self, stream: EventStream) -> Iterator[dict[str, Any]]:
         """One stream on a connection of its own (the SDK calls `stream.sync()` directly)."""
@@ -141,12 +150,13 @@ class TapAuth0Events(Tap):
                 # The SDK wrote every record yielded so far before asking for this step.
                 self._commit(step)
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:  # pragma: no cover - signal path
-        # The SDK writes STATE on SIGTERM; buffered records must reach stdout before it.
-        sink = getattr(self, "_sink", None)
-        if sink is not None:
-            sink.flush()
-        super()._handle_termination(signum, frame)
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """SIGTERM: finish the message at hand, write its STATE, exit. Never write from the handler:
+        it may run in the middle of a record, and the SDK's default would then cut a line in half."""
+        if self._sink is None:  # not syncing yet: nothing to lose
+            super()._handle_termination(signum, frame)
+        self.logger.warning("termination signal received; stopping after the current message")
+        self._stop_requested.set()
 
     def _read(self, streams: Sequence[EventStream]) -> Iterator[Emit | Commit]:
         """Back-fill streams that are behind, then read every stream from the main position."""
@@ -208,6 +218,7 @@ class TapAuth0Events(Tap):
                 max_run_seconds=max(0.0, deadline - time.monotonic()),
                 idle_timeout_seconds=float(self.config.get("idle_timeout_seconds", 60)),
                 stop_label=stop_label,
+                stop_requested=self._stop_requested,
             )
             for step in read_events(feed, position, types, limits, self.logger, stats):
                 yield step if type(step) is Emit else Commit(names, position, step)
@@ -227,7 +238,7 @@ class TapAuth0Events(Tap):
             feed.connections,
             feed.faults,
         )
-        return not stats.stop_reason.startswith("max_run_seconds")
+        return not (stats.stop_reason.startswith("max_run_seconds") or self._stop_requested.is_set())
 
     # -- position and STATE ----------------------------------------------------------------
 

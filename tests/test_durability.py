@@ -71,6 +71,29 @@ def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert delivered == log_ids
 
 
+def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: Path) -> None:
+    with Emulator(fast_config(initial_events=12_000, cycle_events=400, retry_ms=40)) as emulator:
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(tap_config(emulator)))
+        out = tmp_path / "out.jsonl"
+        with out.open("wb") as sink:
+            process = subprocess.Popen([TAP, "--config", str(config_path)], stdout=sink, stderr=subprocess.PIPE)
+            time.sleep(1.0)
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 143, stderr.decode()[-2000:]
+        lines = out.read_bytes().split(b"\n")
+        assert lines[-1] == b"", "output ends with a complete line"
+        messages = [json.loads(line) for line in lines if line]
+        assert messages[-1]["type"] == "STATE", "the last word is the STATE covering every record"
+        emitted = [m["record"]["event_id"] for m in messages if m["type"] == "RECORD"]
+        assert 0 < len(emitted) < 12_000
+        resumed = run_tap(tmp_path, tap_config(emulator), state=messages[-1]["value"])
+        assert resumed.returncode == 0
+        assert set(emitted) | set(resumed.event_ids()) == {e["event_id"] for e in emulator.summary()}
+        assert not set(emitted) & set(resumed.event_ids()), "a clean stop replays nothing"
+
+
 def _selected_catalog(tmp_path: Path, emulator: Emulator, names: set[str]) -> dict:
     return select_streams(discover(tmp_path, tap_config(emulator)), names)
 
