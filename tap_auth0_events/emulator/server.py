@@ -373,6 +373,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         plan = emulator.next_plan()
         if plan is not None and plan.status is not None:
+            emulator.requests[-1]["status"] = plan.status
             headers = {"Retry-After": plan.retry_after} if plan.retry_after is not None else None
             self._error(plan.status, f"planned status {plan.status}", "planned", headers)
             return
