@@ -1,0 +1,168 @@
+"""Into PostgreSQL: `meltano run tap-auth0-events target-postgres dbt-postgres:run`.
+
+The same scenario and checks as the DuckDB tests, in a schema of its own that is dropped
+afterwards. Without a server on 127.0.0.1:5432 (or PGHOST:PGPORT) these tests skip, except in
+CI (CI=true), where they fail: CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from warehouse_helpers import (
+    MODELS,
+    STREAMS,
+    MeltanoRun,
+    Scenario,
+    base_tables,
+    check_models,
+    check_raw_tables,
+    check_scenario_outcomes,
+    expected_state,
+    meltano_env,
+    meltano_run,
+    start_scenario,
+    table_types,
+)
+
+pytestmark = pytest.mark.postgres
+
+PIPELINE = ("tap-auth0-events", "target-postgres", "dbt-postgres:run")
+HOST = os.environ.get("PGHOST", "127.0.0.1")
+PORT = int(os.environ.get("PGPORT", "5432"))
+USER = os.environ.get("PGUSER", "postgres")
+PASSWORD = os.environ.get("PGPASSWORD", "")
+
+
+def _server_answers() -> bool:
+    try:
+        socket.create_connection((HOST, PORT), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+def _connect() -> psycopg.Connection[Any]:
+    """A connection to PGDATABASE, else to `test` (this project's machines), else `postgres`."""
+    names = [os.environ["PGDATABASE"]] if os.environ.get("PGDATABASE") else ["test", "postgres"]
+    for name in names:
+        try:
+            return psycopg.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, dbname=name, autocommit=True)
+        except psycopg.OperationalError as error:
+            if name == names[-1] or "does not exist" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class PostgresWarehouse:
+    connection: psycopg.Connection[Any]
+    schema: str
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+
+@dataclass
+class Pipeline:
+    scenario: Scenario
+    env: dict[str, str]
+    warehouse: PostgresWarehouse
+    first: MeltanoRun
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    if not _server_answers():
+        reason = f"PostgreSQL is not answering on {HOST}:{PORT} (scripts/postgres.sh starts it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
+        pytest.skip(reason)
+    connection = _connect()
+    schema = f"auth0_test_{secrets.token_hex(4)}"  # one schema per run: parallel runs never meet
+    tmp = tmp_path_factory.mktemp("postgres")
+    scenario = start_scenario()
+    try:
+        env = meltano_env(
+            tmp,
+            scenario.emulator,
+            {
+                "TARGET_POSTGRES_HOST": HOST,
+                "TARGET_POSTGRES_PORT": str(PORT),
+                "TARGET_POSTGRES_USER": USER,
+                "TARGET_POSTGRES_PASSWORD": PASSWORD,
+                "TARGET_POSTGRES_DATABASE": connection.info.dbname,
+                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+            },
+        )
+        first = meltano_run(env, *PIPELINE, "dbt-postgres:test")
+        yield Pipeline(scenario, env, PostgresWarehouse(connection, schema), first)
+    finally:
+        scenario.emulator.stop()
+        connection.execute(f'drop schema if exists "{schema}" cascade')
+        connection.close()
+
+
+def test_each_event_type_gets_a_table_with_each_event_once(pipeline: Pipeline) -> None:
+    emulator, warehouse = pipeline.scenario.emulator, pipeline.warehouse
+    assert not emulator.plans, "the planned duplicate delivery happened"
+    assert pipeline.first.emitted == len(emulator.log) + 1, "the tap emitted one event twice"
+    assert base_tables(warehouse.rows, warehouse.schema) == set(STREAMS) | set(MODELS)
+    check_raw_tables(warehouse.rows, warehouse.schema, emulator)
+
+
+def test_columns_are_typed(pipeline: Pipeline) -> None:
+    warehouse = pipeline.warehouse
+    raw = table_types(warehouse.rows, warehouse.schema, "user_created")
+    assert raw["event_time"] == "timestamp without time zone"
+    assert raw["event_id"] == raw["event_offset"] == "text"
+    assert raw["object"] == raw["context"] == raw["previous_object"] == "jsonb"
+    (key,) = warehouse.rows(
+        "select kcu.column_name from information_schema.table_constraints tc "
+        "join information_schema.key_column_usage kcu using (constraint_schema, constraint_name) "
+        f"where tc.table_schema = '{warehouse.schema}' and tc.table_name = 'user_created' "
+        "and tc.constraint_type = 'PRIMARY KEY'"
+    )
+    assert key == ("event_id",), "target-postgres keys the table on the tap's key property"
+    users = table_types(warehouse.rows, warehouse.schema, "current_users")
+    assert users["updated_at"] == "timestamp without time zone"
+    assert (users["email_verified"], users["logins_count"], users["user_metadata"]) == ("boolean", "bigint", "jsonb")
+
+
+def test_current_state_models_equal_the_emulators_world(pipeline: Pipeline) -> None:
+    warehouse = pipeline.warehouse
+    check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))
+    check_scenario_outcomes(warehouse.rows, warehouse.schema, pipeline.scenario)
+
+
+def test_dbt_tests_on_the_keys_pass(pipeline: Pipeline) -> None:
+    summary = re.findall(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)", pipeline.first.output)[-1]
+    passed, warned, failed = map(int, summary)
+    assert passed >= 20 and warned == failed == 0, pipeline.first.tail()
+
+
+def test_a_second_run_adds_only_the_new_events(pipeline: Pipeline) -> None:
+    emulator, warehouse = pipeline.scenario.emulator, pipeline.warehouse
+    appended = emulator.append(40)
+    again = meltano_run(pipeline.env, *PIPELINE)
+    assert again.emitted == len(appended), "the run resumed from STATE"
+    check_raw_tables(warehouse.rows, warehouse.schema, emulator)
+    check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))
+
+
+def test_a_full_refresh_replays_everything_and_leaves_one_row_per_event(pipeline: Pipeline) -> None:
+    emulator, warehouse = pipeline.scenario.emulator, pipeline.warehouse
+    replay = meltano_run(pipeline.env, *PIPELINE, full_refresh=True)
+    assert replay.emitted == len(emulator.log), "every event was delivered again"
+    check_raw_tables(warehouse.rows, warehouse.schema, emulator)
+    check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))

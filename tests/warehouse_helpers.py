@@ -1,0 +1,308 @@
+"""Shared parts of the warehouse tests: `meltano run` against the emulator, and the checks.
+
+The pipeline runs as a user runs it (`meltano run tap-auth0-events target-... dbt-...:run`,
+settings from environment variables); the checks compare what landed in the database with the
+emulator's own log (raw tables) and with its generator's world (current-state models).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import secrets
+import string
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from conftest import TOKEN, fast_config
+
+from tap_auth0_events.emulator.generator import EventGenerator, World
+from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
+from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+STREAMS = sorted(stream_name(event_type) for event_type in EVENT_TYPES)
+EVENT_TYPE_OF = {stream_name(event_type): event_type for event_type in EVENT_TYPES}
+MODELS = (
+    "current_users",
+    "current_organizations",
+    "current_organization_members",
+    "current_organization_member_roles",
+    "current_groups",
+    "current_group_members",
+)
+# Variables from the developer's shell that would change what a test run does.
+_FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
+_EMITTED = re.compile(r"pass finished \([^\n]*?\): (\d+) events emitted")
+
+Rows = Callable[[str], list[tuple[Any, ...]]]
+
+
+# -- running Meltano -------------------------------------------------------------------------------
+
+
+def clean_environ() -> dict[str, str]:
+    """os.environ without the tap, loader, dbt and Meltano settings a developer may have set."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(_FOREIGN_PREFIXES)}
+
+
+def meltano_env(tmp: Path, emulator: Emulator, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of one isolated pipeline: own Meltano system database, own dbt dirs."""
+    env = clean_environ()
+    env.update(
+        {
+            "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp / 'meltano.db'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_AUTH0_EVENTS_API_URL": emulator.url,
+            "TAP_AUTH0_EVENTS_API_TOKEN": TOKEN,
+            "TAP_AUTH0_EVENTS_START_DATE": "2000-01-01T00:00:00Z",
+            "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "2",
+            "TAP_AUTH0_EVENTS_READ_TIMEOUT_SECONDS": "2",
+            "TAP_AUTH0_EVENTS_MAX_RUN_SECONDS": "120",
+            # dbt writes target/ and logs/ here instead of transform/, so runs never collide.
+            "DBT_TARGET_PATH": str(tmp / "dbt-target"),
+            "DBT_LOG_PATH": str(tmp / "dbt-logs"),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class MeltanoRun:
+    returncode: int
+    output: str
+
+    @property
+    def emitted(self) -> int:
+        """Events the tap emitted (its `pass finished` log line), copies included."""
+        counts = [int(match) for match in _EMITTED.findall(self.output)]
+        assert len(counts) == 1, f"expected one 'pass finished' line:\n{self.tail()}"
+        return counts[0]
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+def meltano_run(env: dict[str, str], *blocks: str, full_refresh: bool = False, timeout: float = 300) -> MeltanoRun:
+    args = [MELTANO, "--log-level=info", "run", *(["--full-refresh"] if full_refresh else []), *blocks]
+    completed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    run = MeltanoRun(completed.returncode, completed.stdout + completed.stderr)
+    assert run.returncode == 0, f"{' '.join(args)} failed:\n{run.tail()}"
+    return run
+
+
+# -- the scenario: a seeded history plus hand-placed out-of-order events ------------------------------
+
+
+@dataclass
+class Scenario:
+    emulator: Emulator
+    # The world of the extra, out-of-order events (their truth, in time order).
+    extra: World
+    # A user deleted and then created again with the same id (must exist at the end).
+    recreated_user: dict[str, Any] = field(default_factory=dict)
+
+    def worlds(self) -> list[World]:
+        return [self.emulator._generator.world, self.extra]
+
+
+def _event_id() -> str:
+    return "evt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(22))
+
+
+def start_scenario(initial_events: int = 1500) -> Scenario:
+    """An emulator with `initial_events` of history, then life cycles delivered newest first.
+
+    A second generator (another seed, so other ids) plays, in time order: user A created,
+    updated, deleted, then created again (same id); user B created and updated; organization O
+    created, B added, given a role, removed; group G created with a member. The emulator then
+    delivers these events in reverse time order, so arrival order disagrees with event time
+    everywhere. The next connection also sends one event twice.
+    """
+    emulator = Emulator(fast_config(initial_events=initial_events)).start()
+    generator = EventGenerator(seed=424242, tenant=emulator.config.tenant)
+    moment = datetime.now(timezone.utc) - timedelta(hours=2)
+    events: list[dict[str, Any]] = []
+
+    def play(event_type: str) -> dict[str, Any]:
+        nonlocal moment
+        moment += timedelta(minutes=1)
+        event = generator.next_event(time=moment, event_type=event_type)
+        events.append(event)
+        return event
+
+    created_a = play("user.created")
+    play("user.updated")
+    play("user.deleted")  # A is the only user: the forced update and delete pick it
+    play("user.created")
+    play("user.updated")  # B, the only user left
+    play("organization.created")
+    play("organization.member.added")
+    play("organization.member.role.assigned")
+    play("organization.member.deleted")
+    play("group.created")
+    play("group.member.added")
+    assert generator.world.unannounced == [], "every entity came with an event"
+    # A comes back: its user.created again, a minute after its deletion.
+    recreated = copy.deepcopy(created_a)
+    recreated["id"] = _event_id()
+    deleted_at = datetime.fromisoformat(events[2]["time"].replace("Z", "+00:00"))
+    recreated["time"] = (deleted_at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    events.append(recreated)
+    for event in reversed(events):
+        emulator.append_event(event)
+    emulator.queue(ConnectionPlan(action="duplicate", after_events=200))
+    return Scenario(emulator, generator.world, recreated["data"]["object"])
+
+
+# -- what must exist at the end ------------------------------------------------------------------------
+
+
+def parse_time(value: str) -> datetime:
+    """An event or object timestamp as the warehouse stores it: naive UTC."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Expected:
+    users: dict[str, dict[str, Any]]
+    organizations: dict[str, dict[str, Any]]
+    organization_members: set[tuple[str, str]]
+    member_roles: set[tuple[str, str, str]]
+    role_names: dict[str, str]
+    groups: dict[str, dict[str, Any]]
+    group_members: set[tuple[str, str]]
+
+
+def expected_state(scenario: Scenario) -> Expected:
+    """The union of the worlds: the history's and the out-of-order extra's (disjoint ids)."""
+    worlds = scenario.worlds()
+    for world in worlds:
+        assert world.unannounced == [], "the expectation assumes every change came as an event"
+    users = {key: value for world in worlds for key, value in world.users.items()}
+    users[scenario.recreated_user["user_id"]] = scenario.recreated_user
+    members = {pair for world in worlds for pair in world.organization_members}
+    return Expected(
+        users=users,
+        organizations={key: value for world in worlds for key, value in world.organizations.items()},
+        organization_members=members,
+        # Roles show for current members only (the world keeps roles of removed members).
+        member_roles={key for world in worlds for key in world.member_roles if key[:2] in members},
+        role_names={key: value for world in worlds for key, value in world.roles.items()},
+        groups={key: value for world in worlds for key, value in world.groups.items()},
+        group_members={pair for world in worlds for pair in world.group_members},
+    )
+
+
+# -- checks ---------------------------------------------------------------------------------------------
+
+
+def expected_event_ids(emulator: Emulator) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {name: set() for name in STREAMS}
+    for event in emulator.summary():
+        ids[stream_name(event["event_type"])].add(event["event_id"])
+    return ids
+
+
+def check_raw_tables(rows: Rows, schema: str, emulator: Emulator) -> None:
+    """One table per event type holding exactly the distinct events of that type, once each."""
+    expected = expected_event_ids(emulator)
+    times = {event["event_id"]: parse_time(event["time"]) for event in emulator.summary()}
+    for table in STREAMS:
+        got = rows(f'select event_id, event_time, event_type from {schema}."{table}"')
+        ids = [row[0] for row in got]
+        assert len(ids) == len(set(ids)), f"{table}: an event_id occurs more than once"
+        assert set(ids) == expected[table], f"{table}: rows differ from the emulator's log"
+        assert {row[0]: row[1] for row in got} == {event_id: times[event_id] for event_id in ids}, table
+        assert {row[2] for row in got} == {EVENT_TYPE_OF[table]}, f"{table}: rows of another type"
+
+
+def _as_set(text: str | None) -> set[str]:
+    return set(text.split(",")) if text else set()
+
+
+def check_models(rows: Rows, schema: str, expected: Expected) -> None:
+    """The current-state models hold exactly what the worlds say exists."""
+    users = {row[0]: row[1:] for row in rows(f"select user_id, email, updated_at from {schema}.current_users")}
+    assert set(users) == set(expected.users), "current_users: wrong set of users"
+    assert users == {
+        user_id: (user.get("email"), parse_time(user["updated_at"])) for user_id, user in expected.users.items()
+    }, "current_users: a user's newest state is wrong"
+
+    found = rows(f"select organization_id, name, display_name from {schema}.current_organizations")
+    organizations = {row[0]: row[1:] for row in found}
+    assert organizations == {
+        org_id: (org.get("name"), org.get("display_name")) for org_id, org in expected.organizations.items()
+    }, "current_organizations differ from the world"
+
+    groups = {
+        row[0]: row[1:] for row in rows(f"select group_id, name, group_type, external_id from {schema}.current_groups")
+    }
+    assert groups == {
+        group_id: (group["name"], group["type"], group.get("external_id"))
+        for group_id, group in expected.groups.items()
+    }, "current_groups differ from the world"
+
+    roles = rows(f"select organization_id, user_id, role_id, role_name from {schema}.current_organization_member_roles")
+    assert {row[:3] for row in roles} == expected.member_roles, "current_organization_member_roles: wrong roles"
+    assert len(roles) == len(expected.member_roles)
+    assert all(row[3] == expected.role_names[row[2]] for row in roles)
+
+    members = rows(
+        f"select organization_id, user_id, role_count, role_ids, role_names, user_exists, organization_exists "
+        f"from {schema}.current_organization_members"
+    )
+    assert len(members) == len(expected.organization_members)
+    assert {row[:2] for row in members} == expected.organization_members, "current_organization_members differ"
+    for org_id, user_id, role_count, role_ids, role_names, user_exists, org_exists in members:
+        held = {role for org, user, role in expected.member_roles if (org, user) == (org_id, user_id)}
+        assert (role_count, _as_set(role_ids)) == (len(held), held), (org_id, user_id)
+        pairs = zip((role_ids or "").split(","), (role_names or "").split(","), strict=True)
+        assert all(expected.role_names[role] == name for role, name in pairs if role)
+        assert user_exists is (user_id in expected.users)
+        assert org_exists is (org_id in expected.organizations)
+
+    group_members = rows(f"select group_id, member_id, member_type, group_exists from {schema}.current_group_members")
+    assert len(group_members) == len(expected.group_members)
+    assert {row[:2] for row in group_members} == expected.group_members, "current_group_members differ"
+    for group_id, member_id, member_type, group_exists in group_members:
+        assert member_type == ("connection" if member_id.startswith("con_") else "user")
+        assert group_exists is (group_id in expected.groups)
+
+
+def check_scenario_outcomes(rows: Rows, schema: str, scenario: Scenario) -> None:
+    """The out-of-order life cycles resolved by event time, not by arrival."""
+    recreated = scenario.recreated_user["user_id"]
+    (last_event,) = rows(f"select last_event_type from {schema}.current_users where user_id = '{recreated}'")
+    assert last_event == ("user.created",), "a user created again after its deletion exists again"
+    (survivor,) = scenario.extra.users  # B: A was deleted from this world
+    (updated_at,) = rows(f"select updated_at from {schema}.current_users where user_id = '{survivor}'")
+    assert updated_at[0] == parse_time(scenario.extra.users[survivor]["updated_at"]), "newest update wins"
+    assert scenario.extra.organization_members == set(), "the membership was removed"
+    (org_id,) = scenario.extra.organizations
+    assert rows(f"select user_id from {schema}.current_organization_members where organization_id = '{org_id}'") == []
+
+
+def table_types(rows: Rows, schema: str, table: str) -> dict[str, str]:
+    found = rows(
+        "select column_name, data_type from information_schema.columns "
+        f"where table_schema = '{schema}' and table_name = '{table}'"
+    )
+    return {name: data_type.lower() for name, data_type in found}
+
+
+def base_tables(rows: Rows, schema: str) -> set[str]:
+    found = rows(
+        f"select table_name from information_schema.tables where table_schema = '{schema}' "
+        "and table_type = 'BASE TABLE'"
+    )
+    return {row[0] for row in found}
