@@ -198,7 +198,8 @@ class EventFeed:
         raw = response.raw
         try:
             while True:
-                chunk = raw.read1(READ_CHUNK)
+                # decode_content: a proxy may gzip the stream; requests leaves raw bytes encoded.
+                chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
                 events = decoder.feed(chunk)

@@ -194,3 +194,10 @@ def test_chunked_transfer_encoding_is_read_the_same(tmp_path: Path) -> None:
         result = run_tap(tmp_path, tap_config(emulator))
         assert_complete(result, emulator)
         assert len(result.records) == 400
+
+
+def test_gzip_encoded_stream_from_a_compressing_proxy(tmp_path: Path) -> None:
+    with Emulator(fast_config(initial_events=400, gzip=True, cycle_events=150)) as emulator:
+        result = run_tap(tmp_path, tap_config(emulator))
+        assert_complete(result, emulator)
+        assert len(result.records) == 400

@@ -21,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,7 @@ class EmulatorConfig:
     broken_seqs: frozenset[int] = frozenset()  # these events are always served with broken JSON
     unsupported_types: frozenset[str] = frozenset()  # event types this tenant answers 400 for
     chunked: bool = False  # Transfer-Encoding: chunked instead of a close-delimited body
+    gzip: bool = False  # Content-Encoding: gzip, as a compressing proxy would send it
     api_tokens: dict[str, list[str]] = field(default_factory=lambda: {"emulator-token": ["read:events"]})
     clients: dict[str, str] = field(default_factory=lambda: {"emulator-client": "emulator-secret"})
     client_scopes: list[str] = field(default_factory=lambda: ["read:events"])
@@ -397,6 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        if emulator.config.gzip:
+            self.send_header("Content-Encoding", "gzip")
         if emulator.config.chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
@@ -438,10 +442,13 @@ class _Stream:
         self.sent = 0
         self.buffer = bytearray()
         self.sock: socket.socket = handler.connection
+        self.gzip = zlib.compressobj(wbits=31) if self.config.gzip else None
 
     def write(self, data: bytes) -> None:
         if not data:
             return
+        if self.gzip is not None:
+            data = self.gzip.compress(data) + self.gzip.flush(zlib.Z_SYNC_FLUSH)
         if self.config.chunked:
             data = b"%x\r\n%s\r\n" % (len(data), data)
         self.handler.wfile.write(data)
@@ -453,6 +460,10 @@ class _Stream:
 
     def finish(self) -> None:
         self.flush()
+        if self.gzip is not None:
+            tail = self.gzip.flush()
+            self.gzip = None
+            self.write(tail)
         if self.config.chunked:
             self.handler.wfile.write(b"0\r\n\r\n")
 
