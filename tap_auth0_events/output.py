@@ -5,20 +5,30 @@ Both sinks keep one rule: STATE is written only after the records before it are 
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, BinaryIO, Protocol
 
 import orjson
 from singer_sdk import Stream
 
+from tap_auth0_events.records import encode_into
+
 FLUSH_BYTES = 256 * 1024
-# time_extracted is refreshed every this many records (it need not be exact to the microsecond).
+# `write_record` takes time_extracted again every this many records (it need not be exact to the µs).
 CLOCK_EVERY = 1024
+# A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
+# to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.
+PIPE_BYTES = 1024 * 1024
 
 
 class Sink(Protocol):
     def write_record(self, stream: Stream, record: dict[str, Any]) -> None: ...
+
+    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None: ...
 
     def write_state(self, state: dict[str, Any]) -> None: ...
 
@@ -26,31 +36,75 @@ class Sink(Protocol):
 
 
 class FastSink:
-    """RECORD lines serialized with orjson into one buffer: used when no stream map or field
-    selection could change a record, so the SDK's per-record pipeline would be a no-op."""
+    """RECORD lines written as bytes into one buffer: used when no stream map or field selection
+    could change a record, so the SDK's per-record pipeline would be a no-op.
+
+    A record is a dict (serialized with orjson), JSON bytes, or `RawCodec`'s struct (encoded by
+    msgspec straight into the buffer).
+    `time_extracted` is taken once per `write_records` call (the records of one read from the
+    connection), and every CLOCK_EVERY records by `write_record`.
+    """
 
     def __init__(self, out: BinaryIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout.buffer
+        _widen_pipe(self._out)
         self._buffer = bytearray()
-        self._prefixes: dict[str, bytes] = {}
+        self._prefixes: dict[str, bytes] = {}  # stream name -> the RECORD line up to the record
+        self._streams: Mapping[str, Stream] | None = None
+        self._by_key: dict[str, bytes] = {}  # key of `_streams` -> prefix
         self._stamp = b""
         self._until_clock = 0
 
-    def write_record(self, stream: Stream, record: dict[str, Any]) -> None:
-        prefix = self._prefixes.get(stream.name)
-        if prefix is None:
-            prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream.name) + b',"record":'
-            self._prefixes[stream.name] = prefix
+    def write_record(self, stream: Stream, record: Any) -> None:
+        """One record; `time_extracted` is taken again every CLOCK_EVERY records."""
         if self._until_clock <= 0:
-            self._stamp = b',"time_extracted":"' + datetime.now(timezone.utc).isoformat().encode() + b'"}\n'
+            self._stamp = _stamp()
             self._until_clock = CLOCK_EVERY
         self._until_clock -= 1
         buffer = self._buffer
-        buffer += prefix
-        buffer += orjson.dumps(record)
+        buffer += self._prefix(stream.name)
+        kind = type(record)
+        if kind is dict:
+            buffer += orjson.dumps(record)
+        elif kind is bytes:
+            buffer += record
+        else:
+            encode_into(record, buffer, -1)
         buffer += self._stamp
         if len(buffer) >= FLUSH_BYTES:
-            self.flush()
+            self._out.write(buffer)
+            buffer.clear()
+
+    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
+        """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
+        if streams is not self._streams:
+            self._streams, self._by_key = streams, {}
+        by_key = self._by_key
+        buffer = self._buffer
+        dumps = orjson.dumps
+        stamp = _stamp()
+        for key, record in records:
+            prefix = by_key.get(key)
+            if prefix is None:
+                prefix = by_key[key] = self._prefix(streams[key].name)
+            buffer += prefix
+            kind = type(record)
+            if kind is dict:
+                buffer += dumps(record)
+            elif kind is bytes:
+                buffer += record
+            else:
+                encode_into(record, buffer, -1)  # RawCodec's struct, encoded in place
+            buffer += stamp
+        if len(buffer) >= FLUSH_BYTES:
+            self._out.write(buffer)
+            buffer.clear()
+
+    def _prefix(self, name: str) -> bytes:
+        prefix = self._prefixes.get(name)
+        if prefix is None:
+            prefix = self._prefixes[name] = b'{"type":"RECORD","stream":' + orjson.dumps(name) + b',"record":'
+        return prefix
 
     def write_state(self, state: dict[str, Any]) -> None:
         self._buffer += b'{"type":"STATE","value":' + orjson.dumps(state) + b"}\n"
@@ -73,8 +127,33 @@ class SdkSink:
     def write_record(self, stream: Stream, record: dict[str, Any]) -> None:
         stream._write_record_message(record)
 
+    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
+        for key, record in records:
+            streams[key]._write_record_message(record)
+
     def write_state(self, state: dict[str, Any]) -> None:
         self._tap.state_writer.write_state(state)
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+def _stamp() -> bytes:
+    """The end of a RECORD line: `time_extracted` now, the closing brace and the newline."""
+    return b',"time_extracted":"' + datetime.now(timezone.utc).isoformat().encode() + b'"}\n'
+
+
+def _widen_pipe(out: BinaryIO) -> None:
+    """Make `out`'s buffer PIPE_BYTES when it is a pipe (Linux); anything else is left as it is."""
+    try:
+        import fcntl
+
+        get_size, set_size = fcntl.F_GETPIPE_SZ, fcntl.F_SETPIPE_SZ
+    except (ImportError, AttributeError):
+        return  # not Linux
+    try:
+        fd = out.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, get_size) < PIPE_BYTES:
+            fcntl.fcntl(fd, set_size, PIPE_BYTES)
+    except (OSError, ValueError):
+        pass  # not a file descriptor, or over the system's limit: the default buffer works

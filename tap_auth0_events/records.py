@@ -2,16 +2,50 @@
 
 The record keeps every field of the event: known envelope keys become columns, the payload
 keeps its shape, and any envelope key this version does not know lands in `extensions`.
+
+Two codecs read a message's `data:` bytes and make its record (`read`):
+
+- `DictCodec`: the event as Python dicts (orjson), the record as a dict. Stream maps, flattening
+  and field selection need that; it is the reference for what a record holds.
+- `RawCodec` (the fast path): the record as encoded JSON bytes, made without turning the payload
+  into Python objects. msgspec checks the whole message's JSON syntax, reads the envelope, and keeps
+  `object`, `previous_object`, `context` and the envelope columns as raw JSON text, written into the
+  record as they came. A message of any other shape (an unknown key, which goes to `extensions`, a
+  missing field, a wrong type, broken JSON, text that is not UTF-8) goes through `DictCodec`, so
+  the result and the error are always the ones `DictCodec` gives. Without msgspec installed,
+  `RawCodec` encodes `DictCodec`'s record with orjson.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
+
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - msgspec is a dependency; without it the fast path uses orjson
+    msgspec = None  # type: ignore[assignment]
 
 ENVELOPE_COLUMNS = ("source", "specversion", "a0tenant", "a0stream", "a0purpose")
 KNOWN_ENVELOPE_KEYS = frozenset(("id", "type", "time", "data", *ENVELOPE_COLUMNS))
 PAYLOAD_COLUMNS = ("object", "previous_object", "context")
 KNOWN_PAYLOAD_KEYS = frozenset(PAYLOAD_COLUMNS)
+
+# (offset, event type, event time, record): what a codec's `read` returns for one message.
+ReadEvent = tuple["str | None", str, str, Any]
+
+
+class EventCodec(Protocol):
+    """How a message's `data:` becomes its record."""
+
+    def read(self, data: bytes | str, sse_id: str | None) -> ReadEvent:
+        """(offset, type, time, record) of a message whose SSE id is `sse_id`.
+
+        The offset is the message's own `offset`, else `sse_id`. Raises orjson.JSONDecodeError
+        (not JSON) or MalformedEventError (not an Auth0 event).
+        """
+        ...
 
 
 class MalformedEventError(ValueError):
@@ -46,6 +80,8 @@ def build_record(event: dict[str, Any], offset: str) -> dict[str, Any]:
         for key in PAYLOAD_COLUMNS:
             if key in data:
                 record[key] = data[key]
+        if KNOWN_PAYLOAD_KEYS.issuperset(data) and KNOWN_ENVELOPE_KEYS.issuperset(event):
+            return record  # the usual case: nothing this version does not know
     extensions = _unknown_keys(event, data)
     if extensions:
         record["extensions"] = extensions
@@ -63,3 +99,133 @@ def _unknown_keys(event: dict[str, Any], data: Any) -> dict[str, Any] | None:
     elif data is not None:
         extra["data"] = data
     return extra or None
+
+
+def load_json(data: bytes | str) -> Any:
+    """`orjson.loads`, where bytes that are not valid UTF-8 read as an SSE client decodes them.
+
+    An SSE stream is UTF-8 text; a client decodes it with replacement characters for invalid
+    bytes. Parsing the bytes directly skips that decoding, so only when orjson refuses the bytes,
+    and they are not valid UTF-8, are they decoded with replacement and parsed again.
+    """
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        if isinstance(data, str):
+            raise
+        text = bytes(data).decode("utf-8", "replace")
+        if text.encode("utf-8") == data:
+            raise  # valid UTF-8: the JSON itself is broken
+        return orjson.loads(text)
+
+
+class DictCodec:
+    """Records as dicts: what stream maps and the SDK's record pipeline take."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def read(data: bytes | str, sse_id: str | None) -> ReadEvent:
+        offset, event = parse_message(load_json(data))
+        offset = offset or sse_id
+        return offset, event["type"], event["time"], build_record(event, offset)  # type: ignore[arg-type]
+
+
+if msgspec is not None:
+
+    class _Payload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+        object: msgspec.Raw = msgspec.UNSET
+        previous_object: msgspec.Raw = msgspec.UNSET
+        context: msgspec.Raw = msgspec.UNSET
+
+    class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+        id: str
+        type: str
+        time: str
+        specversion: msgspec.Raw = msgspec.UNSET
+        source: msgspec.Raw = msgspec.UNSET
+        a0tenant: msgspec.Raw = msgspec.UNSET
+        a0stream: msgspec.Raw = msgspec.UNSET
+        a0purpose: msgspec.Raw = msgspec.UNSET
+        data: _Payload | msgspec.UnsetType = msgspec.UNSET
+
+    class _Message(msgspec.Struct, gc=False):
+        offset: str | None = None
+        event: _Event | None = None
+
+    class _Record(msgspec.Struct, omit_defaults=True, gc=False):
+        """`build_record`'s keys, in its order; UNSET fields are left out."""
+
+        event_id: str
+        event_type: str
+        event_time: str
+        event_offset: str | None
+        source: msgspec.Raw = msgspec.UNSET
+        specversion: msgspec.Raw = msgspec.UNSET
+        a0tenant: msgspec.Raw = msgspec.UNSET
+        a0stream: msgspec.Raw = msgspec.UNSET
+        a0purpose: msgspec.Raw = msgspec.UNSET
+        object: msgspec.Raw = msgspec.UNSET
+        previous_object: msgspec.Raw = msgspec.UNSET
+        context: msgspec.Raw = msgspec.UNSET
+
+    _decode_message = msgspec.json.Decoder(_Message).decode
+    _encoder = msgspec.json.Encoder()
+    _encode = _encoder.encode
+    # `encode_into(record, buffer, -1)` appends a RawCodec record's JSON to a bytearray.
+    encode_into: Any = _encoder.encode_into
+    _UNSET = msgspec.UNSET
+    _DecodeError = msgspec.DecodeError  # ValidationError is one too
+else:  # pragma: no cover
+    encode_into = None
+
+
+class RawCodec:
+    """The fast path: records ready to write as JSON, the payload kept as the raw JSON it came as.
+
+    A record is a msgspec struct (written with `encode_into`, straight into the output buffer) or,
+    for a message of unusual shape, JSON bytes. Either way `record_json` of it is `orjson.dumps` of
+    `DictCodec`'s record, up to how the JSON is spelled (`1.0` stays `1.0`, an escaped `\\u00e9`
+    stays escaped, and so on).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def read(data: bytes | str, sse_id: str | None) -> ReadEvent:
+        if msgspec is not None and type(data) is bytes:
+            try:
+                message = _decode_message(data)
+                if not data.isascii():
+                    # msgspec checks UTF-8 only where it makes strings; the raw parts must be valid too.
+                    data.decode("utf-8")
+            except (_DecodeError, UnicodeDecodeError):
+                pass  # not the usual shape, not JSON, or not UTF-8: DictCodec decides, and words any error
+            else:
+                event = message.event
+                if event is not None:
+                    offset = message.offset or sse_id
+                    payload = event.data
+                    if payload is _UNSET:
+                        record = _Record(
+                            event.id, event.type, event.time, offset,
+                            event.source, event.specversion, event.a0tenant, event.a0stream, event.a0purpose,
+                        )  # fmt: skip
+                    else:
+                        record = _Record(
+                            event.id, event.type, event.time, offset,
+                            event.source, event.specversion, event.a0tenant, event.a0stream, event.a0purpose,
+                            payload.object, payload.previous_object, payload.context,
+                        )  # fmt: skip
+                    return offset, event.type, event.time, record
+        offset, event_type, event_time, record = DictCodec.read(data, sse_id)
+        return offset, event_type, event_time, orjson.dumps(record)
+
+
+def record_json(record: Any) -> bytes:
+    """The JSON of a record as any codec makes it (a dict, JSON bytes, or RawCodec's struct)."""
+    if isinstance(record, dict):
+        return orjson.dumps(record)
+    if isinstance(record, bytes):
+        return record
+    return _encode(record)

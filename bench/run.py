@@ -1,0 +1,546 @@
+"""Benchmark: the tap against the wire and against the consumers people use today, side by side.
+
+One run, one machine. The Events API emulator runs as a separate process with N events of history
+(no live events, no connection cycling). Then, alternating for several rounds (the order rotates
+each round), each consumer reads the whole backlog from the start as a fresh process:
+
+  wire       curl -sN URL | head -c BYTES | wc -c   (BYTES: exactly the stream up to the N-th event)
+  node       the `eventsource` npm package (Auth0's documented client), JSON.parse + count
+  sseclient  sseclient-py as its README shows, json.loads + count
+  bare       requests + line split + orjson.loads + count, no output (the Python floor)
+  tap        tap-auth0-events --config cfg.json, Singer RECORD lines into a pipe read and counted here
+
+Every consumer is timed from just before its process is spawned to the moment this process sees
+its end: a peer prints "done N" after its N-th event; the tap's time is that of the pipe read that
+delivered its N-th RECORD line (the tap then stops by itself after idle_timeout_seconds of
+silence, which is not counted). CPU (user+sys) and peak RSS come from wait4() of that process
+(for `wire`, of curl alone). Medians over the rounds are reported. Then the tap alone is run
+against emulators of other sizes (default 50,000 and 1,000,000 events) to show memory stays flat.
+
+    bash bench/run.sh                      # the documented command (sets up, installs, runs this)
+    .venv/bin/python bench/run.py --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+BIN = Path(sys.executable).parent
+TOKEN = "emulator-token"
+START = "2000-01-01T00:00:00Z"
+READ = 1 << 20
+TIME = "/usr/bin/time"
+# Every process runs with Python's defaults: bytecode caching on (some sandboxes set
+# PYTHONDONTWRITEBYTECODE, which makes a freshly edited module compile again on every start).
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+RECORD = b'{"type":"RECORD"'
+PEERS = ("wire", "node", "sseclient", "bare", "tap")
+
+sys.path.insert(0, str(ROOT))
+from tap_auth0_events.event_types import EVENT_TYPES  # noqa: E402
+
+
+@dataclass
+class Sample:
+    seconds: float
+    cpu: float
+    rss_mb: float
+    count: int
+    reader_cpu: float = 0.0  # CPU this process spent reading the consumer's output (the tap's)
+
+
+@dataclass
+class Summary:
+    name: str
+    events: int
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(s.cpu for s in self.samples)
+
+    @property
+    def rss_mb(self) -> float:
+        return statistics.median(s.rss_mb for s in self.samples)
+
+
+# -- the emulator -------------------------------------------------------------------------------
+
+
+class EmulatorProcess:
+    """`tap-auth0-events-emulator` in its own process; generation time is outside any measurement."""
+
+    def __init__(self, events: int, workdir: Path) -> None:
+        self.events = events
+        port_file = workdir / f"port-{events}"
+        self.log = open(workdir / f"emulator-{events}.log", "w")  # noqa: SIM115 - closed in stop()
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "tap-auth0-events-emulator"),
+                "--port", "0",
+                "--events", str(events),
+                "--live-rate", "0",
+                "--cycle-seconds", "0",
+                # A short heartbeat bounds how long a client that reads fixed-size blocks (sseclient-py
+                # reads 128 bytes at a time) waits for the block holding the last event's end.
+                "--heartbeat-seconds", "0.1",
+                "--port-file", str(port_file),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=ENV,
+        )
+        while not port_file.exists() or not port_file.read_text().strip():
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the emulator exited with {self.proc.returncode}; see {self.log.name}")
+            time.sleep(0.2)
+        self.generation_seconds = time.perf_counter() - started
+        self.url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        self.events_url = f"{self.url}/api/v2/events?from_timestamp={START}"
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def stream_bytes(url: str, events: int) -> int:
+    """Bytes of the stream from its first byte through the blank line ending the N-th event.
+
+    Every message ends with one blank line ("\\n\\n"; JSON data never holds a raw newline) and the
+    stream opens with two messages without an event (`:connected` and `retry:`), so the answer is
+    the end of the (N+2)-th "\\n\\n". Checked: the N-th message must be an event, not a heartbeat.
+    """
+    need = events + 2
+    with requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, stream=True, timeout=60) as response:
+        response.raise_for_status()
+        raw = response.raw
+        consumed = 0  # bytes read before `chunk`
+        seen = 0
+        previous = b""  # the end of what was already scanned: context, and a "\n\n" split across reads
+        while True:
+            chunk = raw.read1(READ)
+            if not chunk:
+                raise SystemExit("the stream ended before the N-th event")
+            data = previous + chunk
+            position = max(0, len(previous) - 1)
+            while (found := data.find(b"\n\n", position)) >= 0:
+                seen += 1
+                if seen == need:
+                    message = data[:found].rsplit(b"\n\n", 1)[-1]
+                    if not message.startswith(b"event: ") or message.startswith(b"event: offset-only"):
+                        raise SystemExit("calibration: the N-th message is not an event")
+                    return consumed - len(previous) + found + 2
+                position = found + 2
+            consumed += len(chunk)
+            previous = data[-65536:]
+
+
+# -- running one consumer -------------------------------------------------------------------------
+
+
+class Timed:
+    """A command under GNU `/usr/bin/time`, which reports the command's own CPU and peak RSS.
+
+    (wait4() on a child forked from this Python process would report at least this process's RSS:
+    Linux keeps ru_maxrss across fork and exec.)
+    """
+
+    counter = 0
+
+    def __init__(self, argv: list[str], workdir: Path, env: dict[str, str] | None = None, **popen: Any) -> None:
+        Timed.counter += 1
+        self.report = workdir / f"time-{Timed.counter}.txt"
+        command = [TIME, "-q", "-f", "%U %S %M", "-o", str(self.report), *argv]
+        self.proc = subprocess.Popen(command, env=env or ENV, **popen)
+
+    def wait(self) -> tuple[float, float]:
+        """Wait for the command: (user+sys CPU seconds, peak RSS in MB)."""
+        self.proc.wait()
+        user, system, rss_kb = self.report.read_text().split("\n")[-2].split()
+        return float(user) + float(system), int(rss_kb) / 1024.0
+
+
+def _read_done(proc: subprocess.Popen, started: float, expected: int, name: str) -> tuple[float, int]:
+    """Wait for a peer's "done N" line; return (seconds since start, N)."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    elapsed = time.perf_counter() - started
+    if not line.startswith(b"done "):
+        proc.kill()
+        raise SystemExit(f"{name}: no 'done' line (got {line[:200]!r})")
+    count = int(line.split()[1])
+    if count != expected:
+        raise SystemExit(f"{name}: saw {count} events, expected {expected}")
+    return elapsed, count
+
+
+def run_wire(emu: EmulatorProcess, events: int, nbytes: int, workdir: Path) -> Sample:
+    started = time.perf_counter()
+    curl = Timed(["curl", "-sN", "-H", f"Authorization: Bearer {TOKEN}", emu.events_url], workdir,
+                 stdout=subprocess.PIPE)
+    assert curl.proc.stdout is not None
+    head = subprocess.Popen(["head", "-c", str(nbytes)], stdin=curl.proc.stdout, stdout=subprocess.PIPE)
+    curl.proc.stdout.close()
+    assert head.stdout is not None
+    wc = subprocess.Popen(["wc", "-c"], stdin=head.stdout, stdout=subprocess.PIPE)
+    head.stdout.close()
+    got, _ = wc.communicate()
+    elapsed = time.perf_counter() - started
+    head.wait()
+    # curl ends of SIGPIPE at its next write: the emulator's next heartbeat, within 0.1 s.
+    cpu, rss = curl.wait()
+    if int(got.split()[0]) != nbytes:
+        raise SystemExit(f"wire: read {got!r} bytes, expected {nbytes}")
+    return Sample(elapsed, cpu, rss, events)
+
+
+def run_peer(name: str, argv: list[str], events: int, workdir: Path) -> Sample:
+    started = time.perf_counter()
+    peer = Timed(argv, workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = peer.proc
+    elapsed, count = _read_done(proc, started, events, name)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read()
+    err = proc.stderr.read()
+    cpu, rss = peer.wait()
+    if proc.returncode != 0:
+        raise SystemExit(f"{name}: exit {proc.returncode}: {err[-500:].decode(errors='replace')}")
+    return Sample(elapsed, cpu, rss, count)
+
+
+def run_tap(emu: EmulatorProcess, events: int, workdir: Path, pythonpath: str | None = None) -> Sample:
+    """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here.
+
+    `pythonpath`: a directory with another `tap_auth0_events` package to run instead (a variant).
+    """
+    config = workdir / f"tap-config-{events}.json"
+    config.write_text(
+        json.dumps(
+            {
+                "api_url": emu.url,
+                "api_token": TOKEN,
+                "start_date": START,
+                "idle_timeout_seconds": 1,
+                "read_timeout_seconds": 20,
+            }
+        )
+    )
+    env = None
+    if pythonpath:
+        env = dict(ENV, PYTHONPATH=os.pathsep.join(filter(None, [pythonpath, ENV.get("PYTHONPATH")])))
+    with open(workdir / f"tap-{events}.log", "w") as log:
+        started = time.perf_counter()
+        tap = Timed([str(BIN / "tap-auth0-events"), "--config", str(config)], workdir, env=env,
+                    stdout=subprocess.PIPE, stderr=log)
+        proc = tap.proc
+        assert proc.stdout is not None
+        count = 0
+        last_record_at = started
+        reader_cpu = time.process_time()
+        # Count line starts of RECORD messages: in each read, and across the boundary with the last.
+        # Reads go into one buffer (no allocation per read) and are counted in place.
+        marker = b"\n" + RECORD
+        edge = len(marker) - 1
+        before = b"\n"  # the first line has no newline before it
+        buffer = bytearray(READ)
+        stream = io.FileIO(proc.stdout.fileno(), "r", closefd=False)
+        while True:
+            size = stream.readinto(buffer)
+            if not size:
+                break
+            found = buffer.count(marker, 0, size) + (before + buffer[: min(edge, size)]).count(marker)
+            before = (before + buffer[:size])[-edge:] if size < edge else bytes(buffer[size - edge : size])
+            if found:
+                count += found
+                last_record_at = time.perf_counter()
+        reader_cpu = time.process_time() - reader_cpu
+        proc.stdout.close()
+        cpu, rss = tap.wait()
+    if proc.returncode != 0:
+        raise SystemExit(f"tap: exit {proc.returncode}; see {log.name}")
+    if count != events:
+        raise SystemExit(f"tap: {count} RECORD lines, expected {events}")
+    return Sample(last_record_at - started, cpu, rss, count, reader_cpu)
+
+
+def consumer(
+    name: str, emu: EmulatorProcess, events: int, nbytes: int, workdir: Path, variants: dict[str, str]
+) -> Sample:
+    url = emu.events_url
+    if name in variants:
+        return run_tap(emu, events, workdir, variants[name])
+    if name == "wire":
+        return run_wire(emu, events, nbytes, workdir)
+    if name == "node":
+        script = BENCH / "consumers" / "node_eventsource.mjs"
+        return run_peer(name, ["node", str(script), url, TOKEN, str(events), ",".join(EVENT_TYPES)], events, workdir)
+    if name == "sseclient":
+        return run_peer(name, [sys.executable, str(BENCH / "consumers" / "sseclient_py.py"), url, TOKEN,
+                               str(events)], events, workdir)
+    if name == "bare":
+        return run_peer(name, [sys.executable, str(BENCH / "consumers" / "bare_loop.py"), url, TOKEN, str(events)],
+                        events, workdir)
+    if name == "tap":
+        return run_tap(emu, events, workdir)
+    raise ValueError(name)
+
+
+# -- reporting --------------------------------------------------------------------------------------
+
+
+LABELS = {
+    "wire": "wire: `curl -N` → `head -c` → `wc -c`",
+    "node": "Node `eventsource` (Auth0's documented client)",
+    "sseclient": "`sseclient-py` (README usage)",
+    "bare": "bare Python loop (requests + split + orjson)",
+    "tap": "**tap-auth0-events** (Singer RECORDs to a pipe)",
+}
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.strip()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
+    eventsource = json.loads((BENCH / "node_modules" / "eventsource" / "package.json").read_text())["version"]
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "free -h": free,
+        "python": platform.python_version(),
+        "node": node,
+        "eventsource": eventsource,
+        "curl": " ".join(curl.split()[:2]),
+        "kernel": platform.release(),
+    }
+
+
+def label(name: str) -> str:
+    if name.startswith("tap["):
+        return f"tap-auth0-events, variant {name[4:-1]} (Singer RECORDs to a pipe)"
+    return LABELS[name]
+
+
+def table(summaries: dict[str, Summary], rounds: int) -> str:
+    taps = [name for name in summaries if name == "tap" or name.startswith("tap[")]
+    events = next(iter(summaries.values())).events
+    header = "".join(f" {name} ÷ this |" for name in taps)
+    lines = [
+        f"| consumer ({events:,} events, median of {rounds}) | events/s | seconds | CPU s (user+sys) "
+        f"| peak RSS MB |{header}",
+        "|:--|--:|--:|--:|--:|" + "--:|" * len(taps),
+    ]
+    for name, s in summaries.items():
+        ratios = "".join(
+            " — |" if tap == name else f" {summaries[tap].rate / s.rate:.2f}x |" for tap in taps
+        )
+        lines.append(f"| {label(name)} | {s.rate:,.0f} | {s.seconds:.2f} | {s.cpu:.2f} | {s.rss_mb:.0f} |{ratios}")
+    return "\n".join(lines)
+
+
+def scale_table(name: str, scaled: list[Summary]) -> str:
+    lines = [
+        f"| {name}: events | events/s | seconds to last record | CPU s | peak RSS MB "
+        f"| RSS ÷ RSS at {scaled[0].events:,} |",
+        "|--:|--:|--:|--:|--:|--:|",
+    ]
+    base = scaled[0].rss_mb
+    for s in scaled:
+        lines.append(
+            f"| {s.events:,} | {s.rate:,.0f} | {s.seconds:.2f} | {s.cpu:.2f} | {s.rss_mb:.0f} | {s.rss_mb / base:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(name: str, summaries: dict[str, Summary], scaled: list[Summary]) -> list[str]:
+    tap = summaries[name]
+    out = []
+    if "node" in summaries:
+        ratio = tap.rate / summaries["node"].rate
+        out.append(f"{name} ÷ Node eventsource = {ratio:.2f}x (target ≥ 1.5x): {'MET' if ratio >= 1.5 else 'NOT MET'}")
+    if "bare" in summaries:
+        ratio = tap.rate / summaries["bare"].rate
+        out.append(f"{name} ÷ bare Python loop = {ratio:.0%} (target ≥ 80%): {'MET' if ratio >= 0.8 else 'NOT MET'}")
+    if len(scaled) >= 2:
+        ratio = scaled[-1].rss_mb / scaled[0].rss_mb
+        out.append(
+            f"{name}: peak RSS at {scaled[-1].events:,} ÷ at {scaled[0].events:,} = {ratio:.2f} (target ≤ 1.3): "
+            f"{'MET' if ratio <= 1.3 else 'NOT MET'}"
+        )
+    return out
+
+
+# -- main ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000, help="events for the side-by-side rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the side-by-side comparison")
+    parser.add_argument("--only", default=",".join(PEERS), help=f"comma list of consumers ({','.join(PEERS)})")
+    parser.add_argument("--scale", default="50000,1000000", help="event counts for the tap-only memory runs")
+    parser.add_argument("--no-1m", action="store_true", help="drop 1,000,000 from --scale (saves minutes)")
+    parser.add_argument("--scale-rounds", type=int, default=2, help="tap runs per size in the memory runs")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="also run the tap with PYTHONPATH=DIR (a directory holding another tap_auth0_events package), "
+        "as consumer tap[LABEL]; repeatable. For before/after comparisons in one run.",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest", help="writes OUT.json and OUT.md")
+    args = parser.parse_args(argv)
+
+    variants: dict[str, str] = {}
+    for item in args.variant:
+        name, _, directory = item.partition("=")
+        if not name or not (Path(directory) / "tap_auth0_events").is_dir():
+            raise SystemExit(f"--variant {item!r}: expected LABEL=DIR with DIR/tap_auth0_events")
+        variants[f"tap[{name}]"] = str(Path(directory).resolve())
+    names = [name for name in PEERS if name in args.only.split(",")] + list(variants)
+    taps = [name for name in names if name == "tap" or name in variants]
+    sizes = [int(size) for size in args.scale.split(",") if size.strip()]
+    if args.no_1m:
+        sizes = [size for size in sizes if size != 1_000_000]
+    if "node" in names and not (BENCH / "node_modules" / "eventsource").is_dir():
+        raise SystemExit("bench/node_modules is missing: run `bash bench/run.sh` (it runs `npm ci` in bench/)")
+    if "wire" in names and not shutil.which("curl"):
+        raise SystemExit("curl is not installed")
+    if not os.access(TIME, os.X_OK):
+        raise SystemExit(f"{TIME} (GNU time) is not installed: apt-get install time")
+
+    info = machine()
+    print("machine:", json.dumps(info, indent=1), flush=True)
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(f"warning: load average {load_before:.2f}: other work on this machine will blur the figures", flush=True)
+    summaries: dict[str, Summary] = {name: Summary(name, args.events) for name in names}
+    scaled: dict[str, list[Summary]] = {name: [] for name in taps}
+    with tempfile.TemporaryDirectory(prefix="tap-auth0-bench-") as tmp:
+        workdir = Path(tmp)
+        print(f"starting the emulator with {args.events:,} events ...", flush=True)
+        emu = EmulatorProcess(args.events, workdir)
+        try:
+            print(f"  ready in {emu.generation_seconds:.0f}s at {emu.url}", flush=True)
+            nbytes = stream_bytes(emu.events_url, args.events)
+            print(f"  the stream through event {args.events:,} is {nbytes:,} bytes "
+                  f"({nbytes / args.events:,.0f} bytes per message)", flush=True)
+            for round_index in range(args.rounds):
+                # Each round starts one consumer later, so no consumer always runs first or last.
+                order = names[round_index % len(names):] + names[: round_index % len(names)]
+                for name in order:
+                    sample = consumer(name, emu, args.events, nbytes, workdir, variants)
+                    summaries[name].samples.append(sample)
+                    print(f"  round {round_index + 1}/{args.rounds} {name:12s} {args.events / sample.seconds:>10,.0f} "
+                          f"events/s  {sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB"
+                          + (f"  (reader cpu {sample.reader_cpu:.2f}s)" if sample.reader_cpu else ""),
+                          flush=True)
+        finally:
+            emu.stop()
+        for size in sizes if taps else []:
+            if size == args.events:
+                continue
+            print(f"starting the emulator with {size:,} events (tap-only memory runs) ...", flush=True)
+            emu = EmulatorProcess(size, workdir)
+            try:
+                print(f"  ready in {emu.generation_seconds:.0f}s", flush=True)
+                runs = {name: Summary(name, size) for name in taps}
+                for _ in range(args.scale_rounds):
+                    for name in taps:
+                        sample = run_tap(emu, size, workdir, variants.get(name))
+                        runs[name].samples.append(sample)
+                        print(f"  {name:12s} {size:>9,} {size / sample.seconds:>10,.0f} events/s  "
+                              f"{sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB",
+                              flush=True)
+                for name in taps:
+                    scaled[name].append(runs[name])
+            finally:
+                emu.stop()
+        for name in taps:
+            if (sizes and args.events in sizes) or scaled[name]:
+                scaled[name].append(summaries[name])
+            scaled[name].sort(key=lambda s: s.events)
+
+    info["load average (1 min) before / after"] = f"{load_before:.2f} / {os.getloadavg()[0]:.2f}"
+    report = [table(summaries, args.rounds)]
+    for name in taps:
+        if len(scaled[name]) >= 2:
+            report += ["", scale_table(name, scaled[name])]
+    for name in taps:
+        report += ["", *(f"- {line}" for line in verdict(name, summaries, scaled[name]))]
+    text = "\n".join(report)
+    print()
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".md").write_text(text + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "command": " ".join(["bash bench/run.sh", *(argv if argv is not None else sys.argv[1:])]),
+                "events": args.events,
+                "rounds": args.rounds,
+                "variants": variants,
+                "consumers": {
+                    name: {"rate": s.rate, "seconds": s.seconds, "cpu": s.cpu, "rss_mb": s.rss_mb,
+                           "samples": [asdict(x) for x in s.samples]}
+                    for name, s in summaries.items()
+                },
+                "scale": {
+                    name: [
+                        {"events": s.events, "rate": s.rate, "seconds": s.seconds, "cpu": s.cpu, "rss_mb": s.rss_mb}
+                        for s in runs
+                    ]
+                    for name, runs in scaled.items()
+                },
+            },
+            indent=1,
+        )
+    )
+    print(f"\nwritten: {args.out.with_suffix('.md')} and .json", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
