@@ -27,7 +27,7 @@ from tap_auth0_events.errors import (
     PermissionDeniedError,
     StreamCorruptError,
 )
-from tap_auth0_events.records import MalformedEventError, parse_message
+from tap_auth0_events.records import DictCodec, EventCodec, MalformedEventError, ReadEvent, load_json
 from tap_auth0_events.sse import SSEDecoder
 
 READ_CHUNK = 256 * 1024
@@ -35,10 +35,12 @@ READ_CHUNK = 256 * 1024
 MAX_BROKEN_FRAME_REPEATS = 3
 # Codes of `event: error` meaning the position itself is unusable (not a passing fault).
 CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
+# SSE message names that are not events (a `message` is one only when it has data).
+_NOT_EVENTS = frozenset({"offset-only", "error", "message"})
 
 
 class Kind(Enum):
-    EVENT = "event"  # a real event: `data` holds its JSON text, `offset` its position
+    EVENT = "event"  # real events, in order: `events` holds (offset, type, time, record) of each
     OFFSET = "offset"  # an offset-only marker: the position moves, no record
     TICK = "tick"  # bytes arrived (heartbeat, comment): the connection is alive
     CONNECTED = "connected"  # a new connection answered 200
@@ -49,7 +51,8 @@ class Kind(Enum):
 class FeedMessage:
     kind: Kind
     offset: str | None = None
-    event: dict | None = None
+    # Kind.EVENT: the events of one read from the connection, each `EventCodec.read`'s result.
+    events: list[ReadEvent] | None = None
 
 
 @dataclass(slots=True)
@@ -79,7 +82,9 @@ class EventFeed:
         connect_timeout: float = 10.0,
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        codec: EventCodec | None = None,
     ) -> None:
+        self.codec: EventCodec = codec or DictCodec()
         self._url = f"{base_url}/api/v2/events"
         self._tokens = tokens
         self._event_types = list(event_types)
@@ -196,36 +201,45 @@ class EventFeed:
 
     def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
         raw = response.raw
+        read = self.codec.read
         try:
             while True:
                 # decode_content: a proxy may gzip the stream; requests leaves raw bytes encoded.
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                events = decoder.feed(chunk)
+                events = decoder.feed_raw(chunk)
                 if not events:
                     yield FeedMessage(Kind.TICK)
                     continue
-                for sse in events:
-                    name = sse.event
-                    if name == "offset-only":
-                        self.offset = sse.id
-                        yield FeedMessage(Kind.OFFSET, offset=sse.id)
-                    elif name == "error":
-                        self._on_error_event(sse.data)
-                    elif name == "message" and not sse.data:
+                # The events of this read go out together, up to the first message that is not one.
+                # The offset moves only when the consumer asks for the next message, i.e. after it
+                # has handled these events.
+                batch: list[ReadEvent] = []
+                for name, data, sse_id, _ in events:
+                    if name in _NOT_EVENTS and (name != "message" or not data):
+                        if batch:
+                            yield FeedMessage(Kind.EVENT, events=batch)
+                            self.offset, batch = batch[-1][0], []
+                            self._broken = (None, 0)
+                        if name == "offset-only":
+                            self.offset = sse_id
+                            yield FeedMessage(Kind.OFFSET, offset=sse_id)
+                        elif name == "error":
+                            self._on_error_event(data)
                         continue
-                    else:
-                        try:
-                            data_offset, event = parse_message(orjson.loads(sse.data))
-                        except (orjson.JSONDecodeError, MalformedEventError) as exc:
-                            self._on_broken_frame(exc)
-                        offset = data_offset or sse.id
-                        # The offset moves only when the consumer asks for the next message,
-                        # i.e. after it has handled this one.
-                        yield FeedMessage(Kind.EVENT, offset=offset, event=event)
-                        self.offset = offset
-                        self._broken = (None, 0)
+                    try:
+                        batch.append(read(data, sse_id))
+                    except (orjson.JSONDecodeError, MalformedEventError) as exc:
+                        if batch:
+                            yield FeedMessage(Kind.EVENT, events=batch)
+                            self.offset, batch = batch[-1][0], []
+                            self._broken = (None, 0)
+                        self._on_broken_frame(exc)
+                if batch:
+                    yield FeedMessage(Kind.EVENT, events=batch)
+                    self.offset = batch[-1][0]
+                    self._broken = (None, 0)
         finally:
             response.close()
         if decoder.pending:
@@ -248,9 +262,9 @@ class EventFeed:
         self._log.warning("a message %s was not a valid event (%s); reconnecting to fetch it again", where, exc)
         raise _ServerCycled(fault=True)
 
-    def _on_error_event(self, data: str) -> None:
+    def _on_error_event(self, data: bytes) -> None:
         try:
-            error = orjson.loads(data).get("error", {})
+            error = load_json(data).get("error", {})
             code, message = str(error.get("code", "unknown")), str(error.get("message", ""))[:200]
         except (orjson.JSONDecodeError, AttributeError):
             code, message = "unparseable", ""

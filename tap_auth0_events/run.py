@@ -14,16 +14,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from tap_auth0_events.connection import EventFeed, Kind, StartPosition
 from tap_auth0_events.errors import TapAuth0EventsError
-from tap_auth0_events.records import build_record
 
 
 @dataclass(slots=True)
 class Emit:
-    event_type: str
-    record: dict
+    """Records to write, in order, as (event type, record) pairs."""
+
+    records: list[tuple[str, Any]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,6 +75,9 @@ def read_events(
     bound = _TimeBound(limits.stop_at_time)
     newest_time = start.newest_event_time
 
+    reached = bound.reached
+    before = bound.earlier_than
+    every_records = limits.checkpoint_every_records
     messages = feed.messages(start)
     try:
         for message in messages:
@@ -84,24 +88,39 @@ def read_events(
             last_message_at, previous_kind = now, message.kind
 
             if message.kind is Kind.EVENT:
-                event = message.event
-                assert event is not None and message.offset is not None
-                event_time = event["time"]
-                if bound.reached(event_time):
-                    stats.stop_reason = f"caught up: {limits.stop_label} ({event_time})"
+                assert message.events is not None
+                out: list[tuple[str, Any]] = []
+                stop = False
+                for event_offset, event_type, event_time, record in message.events:
+                    assert event_offset is not None
+                    # `reached` without the call for a usual `...Z` time that sorts before the bound.
+                    if not (
+                        event_time < before and len(event_time) > 19 and event_time[-1] == "Z" and event_time[10] == "T"
+                    ) and reached(event_time):
+                        stats.stop_reason = f"caught up: {limits.stop_label} ({event_time})"
+                        stop = True
+                        break
+                    idle = 0.0
+                    if event_type in selected_types:
+                        out.append((event_type, record))
+                        since_checkpoint += 1
+                    else:
+                        stats.skipped += 1
+                        stats.skipped_types[event_type] = stats.skipped_types.get(event_type, 0) + 1
+                    offset = event_offset
+                    if newest_time is None or event_time > newest_time:
+                        newest_time = event_time
+                    if since_checkpoint >= every_records:
+                        yield Emit(out)
+                        stats.emitted += len(out)
+                        out = []
+                        yield Checkpoint(offset, newest_time)
+                        since_checkpoint, last_checkpoint_at = 0, now
+                if out:
+                    yield Emit(out)
+                    stats.emitted += len(out)
+                if stop:
                     break
-                idle = 0.0
-                event_type = event["type"]
-                if event_type in selected_types:
-                    yield Emit(event_type, build_record(event, message.offset))
-                    stats.emitted += 1
-                    since_checkpoint += 1
-                else:
-                    stats.skipped += 1
-                    stats.skipped_types[event_type] = stats.skipped_types.get(event_type, 0) + 1
-                offset = message.offset
-                if newest_time is None or event_time > newest_time:
-                    newest_time = event_time
             elif message.kind is Kind.OFFSET:
                 offset = message.offset
 
@@ -139,6 +158,8 @@ class _TimeBound:
         self._started_at = stop_at.astimezone(timezone.utc)
         self._prefix = self._started_at.strftime("%Y-%m-%dT%H:%M:%S")
         self._micro = self._started_at.microsecond
+        # A `YYYY-MM-DDTHH:MM:SS...Z` time (length 20 or more) that sorts before this is before the bound.
+        self.earlier_than = self._prefix
 
     def reached(self, event_time: str) -> bool:
         if event_time.endswith("Z") and len(event_time) >= 20 and event_time[10] == "T":

@@ -23,6 +23,7 @@ from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.errors import ConfigError, OffsetExpiredError, TapAuth0EventsError
 from tap_auth0_events.event_types import EVENT_TYPES
 from tap_auth0_events.output import FastSink, SdkSink, Sink
+from tap_auth0_events.records import DictCodec, EventCodec, RawCodec
 from tap_auth0_events.run import Checkpoint, Emit, RunLimits, RunStats, read_events
 from tap_auth0_events.settings import CONFIG_SCHEMA, base_url, catalog_problem, config_errors, state_problem
 from tap_auth0_events.streams import EventStream
@@ -125,9 +126,9 @@ class TapAuth0Events(Tap):
         )
         self._sink = sink
         try:
-            for step in self._read(streams):
+            for step in self._read(streams, RawCodec() if fast else DictCodec()):
                 if type(step) is Emit:
-                    sink.write_record(by_type[step.event_type], step.record)
+                    sink.write_records(by_type, step.records)
                 else:
                     sink.flush()
                     self._commit(step)
@@ -145,7 +146,8 @@ class TapAuth0Events(Tap):
         """One stream on a connection of its own (the SDK calls `stream.sync()` directly)."""
         for step in self._read([stream]):
             if type(step) is Emit:
-                yield step.record
+                for _, record in step.records:
+                    yield record
             else:
                 # The SDK wrote every record yielded so far before asking for this step.
                 self._commit(step)
@@ -158,7 +160,7 @@ class TapAuth0Events(Tap):
         self.logger.warning("termination signal received; stopping after the current message")
         self._stop_requested.set()
 
-    def _read(self, streams: Sequence[EventStream]) -> Iterator[Emit | Commit]:
+    def _read(self, streams: Sequence[EventStream], codec: EventCodec | None = None) -> Iterator[Emit | Commit]:
         """Back-fill streams that are behind, then read every stream from the main position."""
         started_at = datetime.now(timezone.utc)
         deadline = time.monotonic() + float(self.config.get("max_run_seconds", 3600))
@@ -176,12 +178,19 @@ class TapAuth0Events(Tap):
                     stop_at.isoformat(timespec="seconds"),
                 )
                 finished = yield from self._pass(
-                    group, start, session, tokens, deadline, stop_at, "back-fill reached the stored position"
+                    group, start, session, tokens, deadline, stop_at, "back-fill reached the stored position", codec
                 )
                 if not finished:
                     return
             yield from self._pass(
-                streams, main, session, tokens, deadline, started_at, "reached an event from after the run started"
+                streams,
+                main,
+                session,
+                tokens,
+                deadline,
+                started_at,
+                "reached an event from after the run started",
+                codec,
             )
         finally:
             session.close()
@@ -195,6 +204,7 @@ class TapAuth0Events(Tap):
         deadline: float,
         stop_at: datetime,
         stop_label: str,
+        codec: EventCodec | None = None,
     ) -> Generator[Emit | Commit, None, bool]:
         """One connection's read of `streams` from `start`; returns False when the run is out of time."""
         names = [stream.name for stream in streams]
@@ -208,6 +218,7 @@ class TapAuth0Events(Tap):
             logger=self.logger,
             read_timeout=float(self.config.get("read_timeout_seconds", 20)),
             max_backoff=float(self.config.get("max_backoff_seconds", 30)),
+            codec=codec,
         )
         stats = RunStats()
         self.logger.info("reading %d event types from %s, %s", len(types), api, _describe_start(start))

@@ -58,7 +58,7 @@ def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
                 time.sleep(rng.uniform(0.4, 1.6))
                 if process.poll() is None:
                     killed_mid_run += 1
-                os.kill(process.pid, signal.SIGKILL)
+                    os.kill(process.pid, signal.SIGKILL)
                 process.wait()
             covered, last_state = _read_killed_output(out)
             delivered |= covered
