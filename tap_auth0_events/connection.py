@@ -213,15 +213,12 @@ class EventFeed:
                     yield FeedMessage(Kind.TICK)
                     continue
                 # The events of this read go out together, up to the first message that is not one.
-                # The offset moves only when the consumer asks for the next message, i.e. after it
-                # has handled these events.
                 batch: list[ReadEvent] = []
                 for name, data, sse_id, _ in events:
                     if name in _NOT_EVENTS and (name != "message" or not data):
                         if batch:
-                            yield FeedMessage(Kind.EVENT, events=batch)
-                            self.offset, batch = batch[-1][0], []
-                            self._broken = (None, 0)
+                            yield from self._deliver(batch)
+                            batch = []
                         if name == "offset-only":
                             self.offset = sse_id
                             yield FeedMessage(Kind.OFFSET, offset=sse_id)
@@ -232,14 +229,11 @@ class EventFeed:
                         batch.append(read(data, sse_id))
                     except (orjson.JSONDecodeError, MalformedEventError) as exc:
                         if batch:
-                            yield FeedMessage(Kind.EVENT, events=batch)
-                            self.offset, batch = batch[-1][0], []
-                            self._broken = (None, 0)
+                            yield from self._deliver(batch)
+                            batch = []
                         self._on_broken_frame(exc)
                 if batch:
-                    yield FeedMessage(Kind.EVENT, events=batch)
-                    self.offset = batch[-1][0]
-                    self._broken = (None, 0)
+                    yield from self._deliver(batch)
         finally:
             response.close()
         if decoder.pending:
@@ -247,6 +241,13 @@ class EventFeed:
             raise _ServerCycled(fault=True)
         self._log.info("the Events API closed the connection (normal cycling); resuming")
         raise _ServerCycled(fault=False)
+
+    def _deliver(self, batch: list[ReadEvent]) -> Iterator[FeedMessage]:
+        yield FeedMessage(Kind.EVENT, events=batch)
+        # The offset moves only when the consumer asks for the next message, i.e. after it has
+        # handled these events.
+        self.offset = batch[-1][0]
+        self._broken = (None, 0)
 
     def _on_broken_frame(self, exc: Exception) -> None:
         """Reconnect from the last good offset; give up (without skipping) if it keeps happening."""

@@ -18,16 +18,12 @@ from singer_sdk import Stream
 from tap_auth0_events.records import encode_into
 
 FLUSH_BYTES = 256 * 1024
-# `write_record` takes time_extracted again every this many records (it need not be exact to the µs).
-CLOCK_EVERY = 1024
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
 # to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.
 PIPE_BYTES = 1024 * 1024
 
 
 class Sink(Protocol):
-    def write_record(self, stream: Stream, record: dict[str, Any]) -> None: ...
-
     def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None: ...
 
     def write_state(self, state: dict[str, Any]) -> None: ...
@@ -42,7 +38,7 @@ class FastSink:
     A record is a dict (serialized with orjson), JSON bytes, or `RawCodec`'s struct (encoded by
     msgspec straight into the buffer).
     `time_extracted` is taken once per `write_records` call (the records of one read from the
-    connection), and every CLOCK_EVERY records by `write_record`.
+    connection).
     """
 
     def __init__(self, out: BinaryIO | None = None) -> None:
@@ -52,28 +48,6 @@ class FastSink:
         self._prefixes: dict[str, bytes] = {}  # stream name -> the RECORD line up to the record
         self._streams: Mapping[str, Stream] | None = None
         self._by_key: dict[str, bytes] = {}  # key of `_streams` -> prefix
-        self._stamp = b""
-        self._until_clock = 0
-
-    def write_record(self, stream: Stream, record: Any) -> None:
-        """One record; `time_extracted` is taken again every CLOCK_EVERY records."""
-        if self._until_clock <= 0:
-            self._stamp = _stamp()
-            self._until_clock = CLOCK_EVERY
-        self._until_clock -= 1
-        buffer = self._buffer
-        buffer += self._prefix(stream.name)
-        kind = type(record)
-        if kind is dict:
-            buffer += orjson.dumps(record)
-        elif kind is bytes:
-            buffer += record
-        else:
-            encode_into(record, buffer, -1)
-        buffer += self._stamp
-        if len(buffer) >= FLUSH_BYTES:
-            self._out.write(buffer)
-            buffer.clear()
 
     def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
         """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
@@ -123,9 +97,6 @@ class SdkSink:
 
     def __init__(self, tap: Any) -> None:
         self._tap = tap
-
-    def write_record(self, stream: Stream, record: dict[str, Any]) -> None:
-        stream._write_record_message(record)
 
     def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
         for key, record in records:
