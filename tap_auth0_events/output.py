@@ -10,12 +10,14 @@ import stat
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import orjson
-from singer_sdk import Stream
 
 from tap_auth0_events.records import encode_into
+
+if TYPE_CHECKING:
+    from tap_auth0_events.sync import StreamRef
 
 FLUSH_BYTES = 256 * 1024
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
@@ -24,7 +26,7 @@ PIPE_BYTES = 1024 * 1024
 
 
 class Sink(Protocol):
-    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None: ...
+    def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None: ...
 
     def write_state(self, state: dict[str, Any]) -> None: ...
 
@@ -46,10 +48,10 @@ class FastSink:
         _widen_pipe(self._out)
         self._buffer = bytearray()
         self._prefixes: dict[str, bytes] = {}  # stream name -> the RECORD line up to the record
-        self._streams: Mapping[str, Stream] | None = None
+        self._streams: Mapping[str, StreamRef] | None = None
         self._by_key: dict[str, bytes] = {}  # key of `_streams` -> prefix
 
-    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None:
         """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
         if streams is not self._streams:
             self._streams, self._by_key = streams, {}
@@ -98,7 +100,7 @@ class SdkSink:
     def __init__(self, tap: Any) -> None:
         self._tap = tap
 
-    def write_records(self, streams: Mapping[str, Stream], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, Any], records: Iterable[tuple[str, Any]]) -> None:
         for key, record in records:
             streams[key]._write_record_message(record)
 
@@ -107,6 +109,12 @@ class SdkSink:
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+def write_message(out: BinaryIO, message: dict[str, Any]) -> None:
+    """One Singer message as a line (SCHEMA, or STATE outside a sync)."""
+    out.write(orjson.dumps(message) + b"\n")
+    out.flush()
 
 
 def _stamp() -> bytes:

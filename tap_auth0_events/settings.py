@@ -9,108 +9,103 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft7Validator
-from singer_sdk import typing as th
-
 START_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 ON_EXPIRED_OFFSET = ("fail", "restart_from_time")
 
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
-        "domain",
-        th.StringType,
-        title="Tenant domain",
-        description="The tenant's domain, e.g. acme.us.auth0.com. The API lives at https://{domain}.",
-    ),
-    th.Property(
-        "api_url",
-        th.StringType,
-        title="API base URL",
-        description=(
+
+def _setting(kind: str, title: str, description: str, **extra: Any) -> dict[str, Any]:
+    """One setting in the shape the Singer SDK's typing helpers give (`--about` shows these)."""
+    schema: dict[str, Any] = {"type": [kind, "null"], "title": title, "description": description}
+    if extra.pop("secret", False):
+        schema.update(secret=True, writeOnly=True)
+    schema.update(extra)
+    return schema
+
+
+# A plain dict, not built with `singer_sdk.typing`: the plain-sync entry point (cli.py) validates
+# settings without importing the SDK.
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "domain": _setting(
+            "string", "Tenant domain", "The tenant's domain, e.g. acme.us.auth0.com. The API lives at https://{domain}."
+        ),
+        "api_url": _setting(
+            "string",
+            "API base URL",
             "Replaces https://{domain} (for the emulator, proxies and tests). "
-            "Plain http:// is accepted only for loopback hosts."
+            "Plain http:// is accepted only for loopback hosts.",
         ),
-    ),
-    th.Property(
-        "api_token",
-        th.StringType,
-        secret=True,
-        title="Management API token",
-        description="A Management API token with the read:events scope. Or set client_id and client_secret.",
-    ),
-    th.Property(
-        "client_id",
-        th.StringType,
-        title="Client ID",
-        description="Machine-to-machine application's client id (client-credentials grant).",
-    ),
-    th.Property(
-        "client_secret",
-        th.StringType,
-        secret=True,
-        title="Client secret",
-        description="Machine-to-machine application's client secret.",
-    ),
-    th.Property(
-        "audience",
-        th.StringType,
-        title="Token audience",
-        description="Audience for the client-credentials grant. Default: https://{domain}/api/v2/.",
-    ),
-    th.Property(
-        "start_date",
-        th.StringType,
-        title="Start date",
-        description=(
+        "api_token": _setting(
+            "string",
+            "Management API token",
+            "A Management API token with the read:events scope. Or set client_id and client_secret.",
+            secret=True,
+        ),
+        "client_id": _setting(
+            "string", "Client ID", "Machine-to-machine application's client id (client-credentials grant)."
+        ),
+        "client_secret": _setting(
+            "string", "Client secret", "Machine-to-machine application's client secret.", secret=True
+        ),
+        "audience": _setting(
+            "string", "Token audience", "Audience for the client-credentials grant. Default: https://{domain}/api/v2/."
+        ),
+        "start_date": _setting(
+            "string",
+            "Start date",
             "Where a first run starts, as YYYY-MM-DDTHH:MM:SSZ (sent as from_timestamp). Without it a "
-            "first run starts at the moment it runs and records that moment in STATE."
+            "first run starts at the moment it runs and records that moment in STATE.",
         ),
-    ),
-    th.Property(
-        "max_run_seconds",
-        th.IntegerType,
-        default=3600,
-        title="Maximum run time (seconds)",
-        description="A run ends after this long even if the feed still has events.",
-    ),
-    th.Property(
-        "idle_timeout_seconds",
-        th.IntegerType,
-        default=60,
-        title="Idle timeout (seconds)",
-        description="A run ends when no new event has arrived for this long on a live connection.",
-    ),
-    th.Property(
-        "read_timeout_seconds",
-        th.IntegerType,
-        default=20,
-        title="Read timeout (seconds)",
-        description="A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
-    ),
-    th.Property(
-        "max_backoff_seconds",
-        th.NumberType,
-        default=30,
-        title="Maximum backoff (seconds)",
-        description="Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
-    ),
-    th.Property(
-        "on_expired_offset",
-        th.StringType,
-        default="fail",
-        allowed_values=list(ON_EXPIRED_OFFSET),
-        title="On expired offset",
-        description=(
+        "max_run_seconds": _setting(
+            "integer",
+            "Maximum run time (seconds)",
+            "A run ends after this long even if the feed still has events.",
+            default=3600,
+        ),
+        "idle_timeout_seconds": _setting(
+            "integer",
+            "Idle timeout (seconds)",
+            "A run ends when no new event has arrived for this long on a live connection.",
+            default=60,
+        ),
+        "read_timeout_seconds": _setting(
+            "integer",
+            "Read timeout (seconds)",
+            "A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
+            default=20,
+        ),
+        "max_backoff_seconds": _setting(
+            "number",
+            "Maximum backoff (seconds)",
+            "Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
+            default=30,
+        ),
+        "on_expired_offset": _setting(
+            "string",
+            "On expired offset",
             "fail (default): stop with a message when the stored offset has expired. restart_from_time: "
-            "restart from just before the last event time kept in STATE, with a warning."
+            "restart from just before the last event time kept in STATE, with a warning.",
+            default="fail",
+            enum=list(ON_EXPIRED_OFFSET),
         ),
+    },
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+}
+# What `schema_errors` checks, by JSON Schema type name (as Draft 7 defines them).
+_JSON_TYPES: dict[str, Any] = {
+    "string": lambda value: isinstance(value, str),
+    "integer": lambda value: (
+        (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
     ),
-).to_dict()
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    "null": lambda value: value is None,
+}
 
 
 def config_errors(config: dict[str, Any]) -> list[str]:
     """Every problem with the settings, each naming the setting and never quoting its value."""
-    errors = [_describe(error) for error in Draft7Validator(CONFIG_SCHEMA).iter_errors(config)]
+    errors = schema_errors(config)
     if errors:
         return errors
     if not config.get("domain") and not config.get("api_url"):
@@ -193,17 +188,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _describe(error: Any) -> str:
-    """A jsonschema error as `setting: what is expected`, without the offending value."""
-    setting = ".".join(str(part) for part in error.absolute_path) or "config"
-    kind, expected = error.validator, error.validator_value
-    if kind == "required":
-        missing = [name for name in expected if name not in (error.instance or {})]
-        return f"{', '.join(missing)}: required"
-    if kind == "type":
-        return f"{setting}: must be of type {expected}"
-    if kind == "enum":
-        return f"{setting}: must be one of {', '.join(map(str, expected))}"
-    if kind in ("minimum", "maximum", "pattern", "format"):
-        return f"{setting}: must satisfy {kind} {expected}"
-    return f"{setting}: invalid ({kind})"
+def schema_errors(config: dict[str, Any]) -> list[str]:
+    """Type and allowed-value errors of the settings CONFIG_SCHEMA declares (other keys pass through)."""
+    errors = []
+    for name, schema in CONFIG_SCHEMA["properties"].items():
+        if name not in config:
+            continue
+        value = config[name]
+        kinds = schema["type"]
+        if not any(_JSON_TYPES[kind](value) for kind in kinds):
+            errors.append(f"{name}: must be of type {kinds}")
+        elif "enum" in schema and value is not None and value not in schema["enum"]:
+            errors.append(f"{name}: must be one of {', '.join(map(str, schema['enum']))}")
+    return errors

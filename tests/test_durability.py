@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from conftest import TAP, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
@@ -71,10 +72,11 @@ def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert delivered == log_ids
 
 
-def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", [{}, {"stream_maps": {}}], ids=["plain-sync", "sdk-start"])
+def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: Path, start: dict) -> None:
     with Emulator(fast_config(initial_events=12_000, cycle_events=400, retry_ms=40)) as emulator:
         config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(tap_config(emulator)))
+        config_path.write_text(json.dumps(tap_config(emulator, **start)))
         out = tmp_path / "out.jsonl"
         with out.open("wb") as sink:
             process = subprocess.Popen([TAP, "--config", str(config_path)], stdout=sink, stderr=subprocess.PIPE)
