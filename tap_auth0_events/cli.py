@@ -77,14 +77,15 @@ def plain_sync_request(argv: list[str]) -> PlainSync | None:
 
 def run_plain_sync(request: PlainSync) -> None:
     """What `TapAuth0Events.sync_all` does on its fast path, from the same parts."""
+    from tap_auth0_events import __version__
     from tap_auth0_events.event_types import EVENT_TYPES, stream_name
     from tap_auth0_events.output import FastSink, write_message
     from tap_auth0_events.records import RawCodec
     from tap_auth0_events.schemas import load_schema
-    from tap_auth0_events.sync import Syncer, package_version
+    from tap_auth0_events.sync import Syncer
 
     logger = _setup_logging()
-    logger.info("%s v%s (plain sync: started without loading the Meltano SDK)", NAME, package_version())
+    logger.info("%s v%s (plain sync: started without loading the Meltano SDK)", NAME, __version__)
     syncer = Syncer(request.config, request.state, logger)
     out = sys.stdout.buffer
 

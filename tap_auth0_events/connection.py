@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-import backoff
 import orjson
 import requests
 import urllib3
@@ -288,6 +287,8 @@ class _ServerCycled(Exception):
 
 def _backoff_delays(cap: float) -> Iterator[float]:
     """Capped exponential backoff with full jitter: 0.5 s base, doubling, at most `cap`."""
+    import backoff  # on the first fault only: it imports asyncio, ~15 ms of every run's start-up
+
     for value in backoff.expo(base=2, factor=0.5, max_value=cap):
         if value is None:  # the generator's priming value in older backoff releases
             continue

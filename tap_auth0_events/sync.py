@@ -12,11 +12,11 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
 import requests
 
+from tap_auth0_events import __version__
 from tap_auth0_events.auth import TokenProvider, make_token_provider
 from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.errors import OffsetExpiredError, TapAuth0EventsError
@@ -51,13 +51,6 @@ class Commit:
     names: Sequence[str]
     start: StartPosition
     checkpoint: Checkpoint
-
-
-def package_version() -> str:
-    try:
-        return version("tap-auth0-events")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 class Syncer:
@@ -103,7 +96,7 @@ class Syncer:
         deadline = time.monotonic() + float(self.config.get("max_run_seconds", 3600))
         main, behind = self._plan_positions(streams, started_at)
         session = requests.Session()
-        session.headers["User-Agent"] = f"tap-auth0-events/{package_version()}"
+        session.headers["User-Agent"] = f"tap-auth0-events/{__version__}"
         tokens = make_token_provider(dict(self.config), session, base_url(self.config))
         try:
             for group, start in behind:
