@@ -241,23 +241,28 @@ def run_peer(name: str, argv: list[str], events: int, workdir: Path) -> Sample:
     return Sample(elapsed, cpu, rss, count)
 
 
+SDK_START = "SDK"  # --variant LABEL=SDK
+
+
 def run_tap(emu: EmulatorProcess, events: int, workdir: Path, pythonpath: str | None = None) -> Sample:
     """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here.
 
-    `pythonpath`: a directory with another `tap_auth0_events` package to run instead (a variant).
+    `pythonpath`: a directory with another `tap_auth0_events` package to run instead (a variant), or
+    SDK_START: this package, started through the Singer SDK (an empty `stream_maps` setting makes the
+    plain-sync entry point hand the run to the SDK, which then takes the same fast path).
     """
+    settings: dict[str, object] = {
+        "api_url": emu.url,
+        "api_token": TOKEN,
+        "start_date": START,
+        "idle_timeout_seconds": 1,
+        "read_timeout_seconds": 20,
+    }
+    if pythonpath == SDK_START:
+        settings["stream_maps"] = {}
+        pythonpath = None
     config = workdir / f"tap-config-{events}.json"
-    config.write_text(
-        json.dumps(
-            {
-                "api_url": emu.url,
-                "api_token": TOKEN,
-                "start_date": START,
-                "idle_timeout_seconds": 1,
-                "read_timeout_seconds": 20,
-            }
-        )
-    )
+    config.write_text(json.dumps(settings))
     env = None
     if pythonpath:
         env = dict(ENV, PYTHONPATH=os.pathsep.join(filter(None, [pythonpath, ENV.get("PYTHONPATH")])))
@@ -427,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="LABEL=DIR",
         help="also run the tap with PYTHONPATH=DIR (a directory holding another tap_auth0_events package), "
-        "as consumer tap[LABEL]; repeatable. For before/after comparisons in one run.",
+        f"as consumer tap[LABEL]; repeatable. For before/after comparisons in one run. DIR={SDK_START}: this "
+        "package started through the Singer SDK instead of the plain-sync entry point.",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest", help="writes OUT.json and OUT.md")
     args = parser.parse_args(argv)
@@ -435,8 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     variants: dict[str, str] = {}
     for item in args.variant:
         name, _, directory = item.partition("=")
+        if name and directory == SDK_START:
+            variants[f"tap[{name}]"] = SDK_START
+            continue
         if not name or not (Path(directory) / "tap_auth0_events").is_dir():
-            raise SystemExit(f"--variant {item!r}: expected LABEL=DIR with DIR/tap_auth0_events")
+            raise SystemExit(f"--variant {item!r}: expected LABEL=DIR with DIR/tap_auth0_events, or LABEL={SDK_START}")
         variants[f"tap[{name}]"] = str(Path(directory).resolve())
     names = [name for name in PEERS if name in args.only.split(",")] + list(variants)
     taps = [name for name in names if name == "tap" or name in variants]
