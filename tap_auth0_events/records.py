@@ -174,10 +174,12 @@ if msgspec is not None:
     _encode = _encoder.encode
     # `encode_into(record, buffer, -1)` appends a RawCodec record's JSON to a bytearray.
     encode_into: Any = _encoder.encode_into
+    # `encode_struct(record)`: a RawCodec record's JSON.
+    encode_struct: Any = _encode
     _UNSET = msgspec.UNSET
     _DecodeError = msgspec.DecodeError  # ValidationError is one too
 else:  # pragma: no cover
-    encode_into = None
+    encode_into = encode_struct = None
 
 
 class RawCodec:
