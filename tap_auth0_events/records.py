@@ -172,20 +172,18 @@ if msgspec is not None:
     _decode_message = msgspec.json.Decoder(_Message).decode
     _encoder = msgspec.json.Encoder()
     _encode = _encoder.encode
-    # `encode_into(record, buffer, -1)` appends a RawCodec record's JSON to a bytearray.
-    encode_into: Any = _encoder.encode_into
     # `encode_struct(record)`: a RawCodec record's JSON.
     encode_struct: Any = _encode
     _UNSET = msgspec.UNSET
     _DecodeError = msgspec.DecodeError  # ValidationError is one too
 else:  # pragma: no cover
-    encode_into = encode_struct = None
+    encode_struct = None
 
 
 class RawCodec:
     """The fast path: records ready to write as JSON, the payload kept as the raw JSON it came as.
 
-    A record is a msgspec struct (written with `encode_into`, straight into the output buffer) or,
+    A record is a msgspec struct (encoded by msgspec where it is written, `encode_struct`) or,
     for a message of unusual shape, JSON bytes. Either way `record_json` of it is `orjson.dumps` of
     `DictCodec`'s record, up to how the JSON is spelled (`1.0` stays `1.0`, an escaped `\\u00e9`
     stays escaped, and so on).
