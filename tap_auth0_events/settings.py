@@ -76,7 +76,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             default=20,
         ),
         "max_backoff_seconds": _setting(
-            "number",
+            "integer",  # like the other *_seconds; the SDK reads no "number" from environment variables
             "Maximum backoff (seconds)",
             "Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
             default=30,
@@ -99,13 +99,19 @@ _JSON_TYPES: dict[str, Any] = {
         (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
     ),
     "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    "boolean": lambda value: isinstance(value, bool),
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
     "null": lambda value: value is None,
 }
 
 
-def config_errors(config: dict[str, Any]) -> list[str]:
-    """Every problem with the settings, each naming the setting and never quoting its value."""
-    errors = schema_errors(config)
+def config_errors(config: dict[str, Any], schema: dict[str, Any] = CONFIG_SCHEMA) -> list[str]:
+    """Every problem with the settings, each naming the setting and never quoting its value.
+
+    `schema`: CONFIG_SCHEMA, or the SDK tap's copy of it with the SDK's own settings added.
+    """
+    errors = schema_errors(config, schema)
     if errors:
         return errors
     if not config.get("domain") and not config.get("api_url"):
@@ -188,16 +194,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def schema_errors(config: dict[str, Any]) -> list[str]:
-    """Type and allowed-value errors of the settings CONFIG_SCHEMA declares (other keys pass through)."""
+def schema_errors(config: dict[str, Any], schema: dict[str, Any] = CONFIG_SCHEMA) -> list[str]:
+    """`type` and `enum` errors of the settings `schema` declares (other keys and keywords pass).
+
+    CONFIG_SCHEMA uses no other keyword; the SDK's own settings (stream maps, flattening) are
+    checked in depth where the SDK reads them.
+    """
     errors = []
-    for name, schema in CONFIG_SCHEMA["properties"].items():
+    for name, setting in schema.get("properties", {}).items():
         if name not in config:
             continue
         value = config[name]
-        kinds = schema["type"]
-        if not any(_JSON_TYPES[kind](value) for kind in kinds):
+        kinds = setting.get("type")
+        kinds = [kinds] if isinstance(kinds, str) else kinds or []
+        if kinds and not any(_JSON_TYPES.get(kind, lambda _: True)(value) for kind in kinds):
             errors.append(f"{name}: must be of type {kinds}")
-        elif "enum" in schema and value is not None and value not in schema["enum"]:
-            errors.append(f"{name}: must be one of {', '.join(map(str, schema['enum']))}")
+        elif "enum" in setting and value is not None and value not in setting["enum"]:
+            errors.append(f"{name}: must be one of {', '.join(map(str, setting['enum']))}")
     return errors

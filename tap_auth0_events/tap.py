@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +27,9 @@ class TapAuth0Events(Tap):
     """Auth0 Events API (Server-Sent Events) -> Singer, one stream per event type."""
 
     name = "tap-auth0-events"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its own settings (stream maps, flattening) to this dict in place, and
+    # the plain sync (cli.py) must see CONFIG_SCHEMA as declared.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     _syncer: Syncer | None = None
 
     @classproperty
@@ -46,7 +49,7 @@ class TapAuth0Events(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # The SDK's own messages quote the offending value, which may be a secret.
-        errors = config_errors(dict(self.config))
+        errors = config_errors(dict(self.config), self.config_jsonschema)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import discover, fast_config, run_tap, select_streams, tap_config
+from conftest import TAP, discover, fast_config, run_tap, select_streams, tap_config
 from singer_sdk.singerlib import Catalog
 
 from tap_auth0_events.cli import PlainSync, plain_sync_request
@@ -242,3 +242,29 @@ def test_stream_selection_agrees_with_the_sdk() -> None:
         assert plain_selection(catalog) == expected, catalog
         outcomes.add("sdk" if expected is None else len(expected))
     assert "sdk" in outcomes and len(outcomes) > 5  # both kinds of answer, many selections
+
+
+def test_sdk_settings_from_the_environment_take_the_sdk_path(tmp_path: Path, emulator: Emulator) -> None:
+    # --config=ENV makes the SDK add its own settings (stream maps, flattening) to the tap's schema;
+    # they are validated by type too, and the run goes through the stream-maps path.
+    env = {f"TAP_AUTH0_EVENTS_{key.upper()}": str(value) for key, value in tap_config(emulator).items()}
+    env["TAP_AUTH0_EVENTS_STREAM_MAPS"] = json.dumps({"user_created": {}})
+    env["TAP_AUTH0_EVENTS_FLATTENING_ENABLED"] = "false"
+    completed = subprocess.run(
+        [TAP, "--config=ENV"], capture_output=True, text=True, timeout=120, env={**os.environ, **env}, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "(stream-maps path)" in completed.stderr
+    assert completed.stdout.count('"type":"RECORD"') + completed.stdout.count('"type": "RECORD"') == 600
+
+
+def test_the_sdk_extending_its_schema_leaves_the_declared_one_alone(files: dict[str, str]) -> None:
+    from tap_auth0_events.settings import CONFIG_SCHEMA
+    from tap_auth0_events.tap import TapAuth0Events
+
+    declared = sorted(CONFIG_SCHEMA["properties"])
+    TapAuth0Events._get_about_info()  # what --about does: the SDK adds its settings to the tap's schema
+    assert "stream_maps" in TapAuth0Events.config_jsonschema["properties"]
+    assert sorted(CONFIG_SCHEMA["properties"]) == declared
+    assert plain_sync_request(["--config", files["maps"]]) is None
+    assert plain_sync_request(["--config", files["config"]]) is not None
