@@ -31,6 +31,7 @@ class PlainSync:
     config: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     streams: list[str] | None = None  # None: no catalog, every stream
+    log_config: dict[str, Any] | None = None  # SINGER_SDK_LOG_CONFIG's, as the SDK applies it
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,8 +59,13 @@ def plain_sync_request(argv: list[str]) -> PlainSync | None:
     options = _parse(argv)
     if options is None or not options.get("--config") or "ENV" in options["--config"]:
         return None
-    if "SINGER_SDK_LOG_CONFIG" in os.environ or _log_level() is None:
+    if _log_level() is None:
         return None
+    log_config = None
+    if "SINGER_SDK_LOG_CONFIG" in os.environ:  # Meltano sets it, to a JSON file
+        log_config = _read_json(os.environ["SINGER_SDK_LOG_CONFIG"])
+        if not isinstance(log_config, dict):
+            return None  # YAML, or missing: the SDK reads it (or says it is missing)
     config: dict[str, Any] = {}
     for path in options["--config"]:
         loaded = _read_json(path)
@@ -69,7 +75,7 @@ def plain_sync_request(argv: list[str]) -> PlainSync | None:
     # Settings the SDK acts on (stream_maps, flattening_*, ...) are not ours: let it act on them.
     if not set(config) <= set(CONFIG_SCHEMA["properties"]) or config_errors(config):
         return None
-    request = PlainSync(config)
+    request = PlainSync(config, log_config=log_config)
     for path in options.get("--state", ()):
         text = _read_text(path)
         if text is None or not text.strip() or state_problem(text):
@@ -94,7 +100,7 @@ def run_plain_sync(request: PlainSync) -> None:
     from tap_auth0_events.schemas import shared_schema
     from tap_auth0_events.sync import Syncer
 
-    logger = _setup_logging()
+    logger = _setup_logging(request.log_config)
     logger.info("%s v%s (plain sync: started without loading the Meltano SDK)", NAME, __version__)
     syncer = Syncer(request.config, request.state, logger)
     out = sys.stdout.buffer
@@ -190,10 +196,15 @@ def _log_level() -> str | None:
     return level if isinstance(logging.getLevelName(level), int) else None
 
 
-def _setup_logging() -> logging.Logger:
+def _setup_logging(log_config: dict[str, Any] | None) -> logging.Logger:
+    """What the SDK's console logging set-up does: a handler in its format, then the log config."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, style="{"))
     root = logging.getLogger()
     root.setLevel(_log_level() or "INFO")
     root.addHandler(handler)
+    if log_config is not None:
+        from logging import config as logging_config
+
+        logging_config.dictConfig(log_config)
     return logging.getLogger(NAME)

@@ -177,7 +177,7 @@ def test_everything_else_goes_to_the_sdk(files: dict[str, str], args: list[str])
     assert plain_sync_request([arg.format(**files) for arg in args]) is None
 
 
-@pytest.mark.parametrize("env", [{"SINGER_SDK_LOG_CONFIG": "/x.yml"}, {"LOGLEVEL": "chatty"}])
+@pytest.mark.parametrize("env", [{"SINGER_SDK_LOG_CONFIG": "/nonexistent/x.json"}, {"LOGLEVEL": "chatty"}])
 def test_logging_the_sdk_configures_goes_to_the_sdk(
     files: dict[str, str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,6 +185,31 @@ def test_logging_the_sdk_configures_goes_to_the_sdk(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert plain_sync_request(["--config", files["config"]]) is None
+
+
+def test_a_json_log_config_is_applied_as_the_sdk_applies_it(tmp_path: Path, emulator: Emulator) -> None:
+    # Meltano sets SINGER_SDK_LOG_CONFIG to a JSON file; its format must reach the tap's log lines.
+    log_config = tmp_path / "logging.json"
+    log_config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"plain": {"format": "LOGGED %(levelname)s %(message)s"}},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                                         "stream": "ext://sys.stderr"}},
+                "root": {"handlers": ["console"], "level": "INFO"},
+            }
+        )
+    )  # fmt: skip
+    env = {"SINGER_SDK_LOG_CONFIG": str(log_config)}
+    plain = run_tap(tmp_path, tap_config(emulator), env=env)
+    sdk = run_tap(tmp_path, tap_config(emulator, stream_maps={}), env=env)
+    assert plain.returncode == 0 and sdk.returncode == 0, plain.stderr + sdk.stderr
+    assert "LOGGED INFO tap-auth0-events v" in plain.stderr and PLAIN_MARK in plain.stderr
+    assert "LOGGED INFO syncing 22 streams on one connection (fast path)" in plain.stderr
+    assert "LOGGED INFO syncing 22 streams on one connection (fast path)" in sdk.stderr
+    assert _comparable(plain.messages) == _comparable(sdk.messages)
 
 
 # --- catalogs read as the SDK reads them --------------------------------------------------------
