@@ -1,4 +1,4 @@
-"""tap-auth0-events: settings, the stream registry, and the one-connection sync of all streams."""
+"""The Singer SDK tap: settings, the 22-stream registry, discovery and stream maps; the sync is `sync.py`."""
 
 from __future__ import annotations
 
