@@ -14,7 +14,8 @@ Every consumer is timed from just before its process is spawned to the moment th
 its end: a peer prints "done N" after its N-th event; the tap's time is that of the pipe read that
 delivered its N-th RECORD line (the tap then stops by itself after idle_timeout_seconds of
 silence, which is not counted). CPU (user+sys) and peak RSS come from wait4() of that process
-(for `wire`, of curl alone). Medians over the rounds are reported. Then the tap alone is run
+(for `wire`, of curl alone). Medians over the rounds are reported (and, for each target, the
+tap's ratio to the peer within each round beside them). Then the tap alone is run
 against emulators of other sizes (default 50,000 and 1,000,000 events) to show memory stays flat.
 
     bash bench/run.sh                      # the documented command (sets up, installs, runs this)
