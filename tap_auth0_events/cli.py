@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_auth0_events.selection import KEY_PROPERTIES, REPLICATION_KEY, plain_selection
-from tap_auth0_events.settings import CONFIG_SCHEMA, catalog_problem, config_errors, state_problem
+from tap_auth0_events.settings import CONFIG_SCHEMA, config_errors, read_catalog, read_state
 
 NAME = "tap-auth0-events"
 LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:30s} | {message}"  # the SDK's console format
@@ -79,14 +79,18 @@ def plain_sync_request(argv: list[str]) -> PlainSync | None:
     request = PlainSync(config, log_config=log_config)
     for path in options.get("--state", ()):
         text = _read_text(path)
-        if text is None or not text.strip() or state_problem(text):
+        if text is None or not text.strip():
             return None
-        request.state = _loaded_state(json.loads(text))
+        state, problem = read_state(text)
+        if problem:
+            return None
+        request.state = _loaded_state(state)
     for path in options.get("--catalog", ()):
         text = _read_text(path)
-        if text is None or not text.strip() or catalog_problem(text):
+        if text is None or not text.strip():
             return None
-        request.streams = plain_selection(json.loads(text))
+        catalog, problem = read_catalog(text)
+        request.streams = None if problem else plain_selection(catalog)
         if request.streams is None:
             return None
     return request

@@ -138,12 +138,30 @@ def config_errors(config: dict[str, Any], schema: dict[str, Any] = CONFIG_SCHEMA
     return errors
 
 
-def state_problem(text: str) -> str | None:
-    """What is wrong with a STATE file's text, or None. Never quotes the content."""
+def read_state(text: str) -> tuple[Any, str | None]:
+    """A STATE file's value, and what is wrong with it (None: nothing). Never quotes the content."""
+    state, problem = _read_json(text, ": fix it or clear the state (meltano state clear)")
+    if problem is None:
+        problem = _state_shape_problem(state)
+    return state, problem
+
+
+def read_catalog(text: str) -> tuple[Any, str | None]:
+    """A catalog file's value, and what is wrong with it (None: nothing)."""
+    catalog, problem = _read_json(text)
+    if problem is None and (not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list)):
+        problem = "must be a JSON object with a `streams` list (run --discover to get one)"
+    return catalog, problem
+
+
+def _read_json(text: str, advice: str = "") -> tuple[Any, str | None]:
     try:
-        state = json.loads(text)
+        return json.loads(text), None
     except ValueError as exc:
-        return f"not valid JSON (line {getattr(exc, 'lineno', '?')}): fix it or clear the state (meltano state clear)"
+        return None, f"not valid JSON (line {getattr(exc, 'lineno', '?')}){advice}"
+
+
+def _state_shape_problem(state: Any) -> str | None:
     if not isinstance(state, dict):
         return "must be a JSON object"
     bookmarks = state.get("bookmarks", {})
@@ -155,17 +173,6 @@ def state_problem(text: str) -> str | None:
         for key in ("offset", "from_timestamp", "newest_event_time"):
             if key in bookmark and bookmark[key] is not None and not isinstance(bookmark[key], str):
                 return f"bookmarks.{name}.{key} must be a string"
-    return None
-
-
-def catalog_problem(text: str) -> str | None:
-    """What is wrong with a catalog file's text, or None."""
-    try:
-        catalog = json.loads(text)
-    except ValueError as exc:
-        return f"not valid JSON (line {getattr(exc, 'lineno', '?')})"
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
-        return "must be a JSON object with a `streams` list (run --discover to get one)"
     return None
 
 

@@ -18,7 +18,7 @@ from tap_auth0_events.event_types import EVENT_TYPES
 from tap_auth0_events.output import FastSink, SdkSink
 from tap_auth0_events.records import DictCodec, RawCodec
 from tap_auth0_events.run import Emit
-from tap_auth0_events.settings import CONFIG_SCHEMA, catalog_problem, config_errors, state_problem
+from tap_auth0_events.settings import CONFIG_SCHEMA, config_errors, read_catalog, read_state
 from tap_auth0_events.streams import EventStream
 from tap_auth0_events.sync import Syncer
 
@@ -66,8 +66,8 @@ class TapAuth0Events(Tap):
     ) -> None:
         """Check the STATE and catalog files first, so a corrupt one is one clear line, not a traceback."""
         if not about:
-            state = _checked_file(cls, "state", state, state_problem)
-            catalog = _checked_file(cls, "catalog", catalog, catalog_problem)
+            state = _checked_file(cls, "state", state, read_state)
+            catalog = _checked_file(cls, "catalog", catalog, read_catalog)
         super().invoke(about=about, about_format=about_format, config=config, state=state, catalog=catalog)
 
     # -- syncing ---------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class TapAuth0Events(Tap):
 
 
 def _checked_file(
-    cls: type[TapAuth0Events], what: str, handle: IO[str] | None, check: Callable[[str], str | None]
+    cls: type[TapAuth0Events], what: str, handle: IO[str] | None, read: Callable[[str], tuple[Any, str | None]]
 ) -> IO[str] | None:
     if handle is None:
         return None
@@ -140,7 +140,7 @@ def _checked_file(
     if not text.strip():
         cls.logger.warning("%s file is empty; treating it as none", what)
         return None
-    problem = check(text)
+    _, problem = read(text)
     if problem:
         cls.logger.error("%s file: %s", what, problem)
         raise SystemExit(ConfigError.exit_code)
