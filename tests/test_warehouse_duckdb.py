@@ -21,8 +21,7 @@ from warehouse_helpers import (
     MODELS,
     ROOT,
     STREAMS,
-    MeltanoRun,
-    Scenario,
+    Pipeline,
     base_tables,
     check_models,
     check_raw_tables,
@@ -52,16 +51,8 @@ class DuckDBWarehouse:
             connection.close()
 
 
-@dataclass
-class Pipeline:
-    scenario: Scenario
-    env: dict[str, str]
-    warehouse: DuckDBWarehouse
-    first: MeltanoRun
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[DuckDBWarehouse]]:
     tmp = tmp_path_factory.mktemp("duckdb")
     scenario = start_scenario()
     try:

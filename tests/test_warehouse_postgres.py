@@ -20,8 +20,7 @@ import pytest
 from warehouse_helpers import (
     MODELS,
     STREAMS,
-    MeltanoRun,
-    Scenario,
+    Pipeline,
     base_tables,
     check_models,
     check_raw_tables,
@@ -73,16 +72,8 @@ class PostgresWarehouse:
             return cursor.fetchall()
 
 
-@dataclass
-class Pipeline:
-    scenario: Scenario
-    env: dict[str, str]
-    warehouse: PostgresWarehouse
-    first: MeltanoRun
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[PostgresWarehouse]]:
     if not _server_answers():
         reason = f"PostgreSQL is not answering on {HOST}:{PORT} (scripts/postgres.sh starts it)"
         if os.environ.get("CI") == "true":

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from conftest import TOKEN, fast_config
 
@@ -98,6 +98,19 @@ def meltano_run(env: dict[str, str], *blocks: str, full_refresh: bool = False, t
     run = MeltanoRun(completed.returncode, completed.stdout + completed.stderr)
     assert run.returncode == 0, f"{' '.join(args)} failed:\n{run.tail()}"
     return run
+
+
+Warehouse = TypeVar("Warehouse")
+
+
+@dataclass
+class Pipeline(Generic[Warehouse]):
+    """A scenario loaded into a warehouse by a first `meltano run`, for a test module to share."""
+
+    scenario: Scenario
+    env: dict[str, str]
+    warehouse: Warehouse
+    first: MeltanoRun
 
 
 # -- the scenario: a seeded history plus hand-placed out-of-order events ------------------------------
