@@ -18,6 +18,7 @@ import duckdb
 import pytest
 import yaml
 from warehouse_helpers import (
+    INTERMEDIATE,
     MODELS,
     ROOT,
     STREAMS,
@@ -67,7 +68,7 @@ def test_each_event_type_gets_a_table_with_each_event_once(pipeline: Pipeline) -
     emulator, rows = pipeline.scenario.emulator, pipeline.warehouse.rows
     assert not emulator.plans, "the planned duplicate delivery happened"
     assert pipeline.first.emitted == len(emulator.log) + 1, "the tap emitted one event twice"
-    assert base_tables(rows, SCHEMA) == set(STREAMS) | set(MODELS)
+    assert base_tables(rows, SCHEMA) == set(STREAMS) | set(MODELS) | set(INTERMEDIATE)
     check_raw_tables(rows, SCHEMA, emulator)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from warehouse_helpers import (
+    INTERMEDIATE,
     MODELS,
     STREAMS,
     Pipeline,
@@ -108,7 +109,7 @@ def test_each_event_type_gets_a_table_with_each_event_once(pipeline: Pipeline) -
     emulator, warehouse = pipeline.scenario.emulator, pipeline.warehouse
     assert not emulator.plans, "the planned duplicate delivery happened"
     assert pipeline.first.emitted == len(emulator.log) + 1, "the tap emitted one event twice"
-    assert base_tables(warehouse.rows, warehouse.schema) == set(STREAMS) | set(MODELS)
+    assert base_tables(warehouse.rows, warehouse.schema) == set(STREAMS) | set(MODELS) | set(INTERMEDIATE)
     check_raw_tables(warehouse.rows, warehouse.schema, emulator)
 
 

@@ -38,6 +38,16 @@ MODELS = (
     "current_groups",
     "current_group_members",
 )
+# The models' building blocks (incremental tables too): the newest event per key, deletions included.
+INTERMEDIATE = (
+    "int_seen_events",
+    "int_users",
+    "int_organizations",
+    "int_groups",
+    "int_organization_memberships",
+    "int_organization_member_roles",
+    "int_group_memberships",
+)
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
 _EMITTED = re.compile(r"pass finished \([^\n]*?\): (\d+) events emitted")
@@ -198,11 +208,16 @@ class Expected:
 
 def expected_state(scenario: Scenario) -> Expected:
     """The union of the worlds: the history's and the out-of-order extra's (disjoint ids)."""
-    worlds = scenario.worlds()
+    expected = expected_from_worlds(scenario.worlds())
+    expected.users[scenario.recreated_user["user_id"]] = scenario.recreated_user
+    return expected
+
+
+def expected_from_worlds(worlds: list[World]) -> Expected:
+    """What the models must hold when every event of these worlds (disjoint ids) has been loaded."""
     for world in worlds:
         assert world.unannounced == [], "the expectation assumes every change came as an event"
     users = {key: value for world in worlds for key, value in world.users.items()}
-    users[scenario.recreated_user["user_id"]] = scenario.recreated_user
     members = {pair for world in worlds for pair in world.organization_members}
     return Expected(
         users=users,
@@ -234,7 +249,10 @@ def check_raw_tables(rows: Rows, schema: str, emulator: Emulator) -> None:
         got = rows(f'select event_id, event_time, event_type from {schema}."{table}"')
         ids = [row[0] for row in got]
         assert len(ids) == len(set(ids)), f"{table}: an event_id occurs more than once"
-        assert set(ids) == expected[table], f"{table}: rows differ from the emulator's log"
+        assert set(ids) == expected[table], (
+            f"{table}: rows differ from the emulator's log: {sorted(set(ids) - expected[table])[:3]} not in the log, "
+            f"{sorted(expected[table] - set(ids))[:3]} missing"
+        )
         assert {row[0]: row[1] for row in got} == {event_id: times[event_id] for event_id in ids}, table
         assert {row[2] for row in got} == {EVENT_TYPE_OF[table]}, f"{table}: rows of another type"
 
@@ -246,7 +264,10 @@ def _as_set(text: str | None) -> set[str]:
 def check_models(rows: Rows, schema: str, expected: Expected) -> None:
     """The current-state models hold exactly what the worlds say exists."""
     users = {row[0]: row[1:] for row in rows(f"select user_id, email, updated_at from {schema}.current_users")}
-    assert set(users) == set(expected.users), "current_users: wrong set of users"
+    assert set(users) == set(expected.users), (
+        f"current_users: wrong set of users: {sorted(set(users) - set(expected.users))[:3]} should not exist, "
+        f"{sorted(set(expected.users) - set(users))[:3]} should"
+    )
     assert users == {
         user_id: (user.get("email"), parse_time(user["updated_at"])) for user_id, user in expected.users.items()
     }, "current_users: a user's newest state is wrong"

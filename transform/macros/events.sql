@@ -26,21 +26,43 @@
 
 {#
   The events of several tables as one relation: event_id, event_type, event_time, the payload
-  `object`, and `priority`, which orders events of the same entity stamped with the same time
-  (a later step of a life cycle wins: created < updated < deleted).
-  `tables` is a list of (table name, priority) pairs.
+  `object`, `priority`, which orders events of the same entity stamped with the same time
+  (a later step of a life cycle wins: created < updated < deleted), and `applied_at`, when a
+  dbt run first saw the event (int_seen_events).
+  `tables` is a list of (table name, priority) pairs. `seen_after`: only the events first seen
+  after this SQL expression (an incremental run's watermark); none: all of them.
 #}
-{% macro union_events(tables) -%}
+{% macro union_events(tables, seen_after=none) -%}
   {%- for table_name, priority in tables %}
     select
-      event_id,
-      event_type,
-      event_time,
-      {{ adapter.quote('object') }} as payload,
-      {{ priority }} as priority
-    from {{ event_source(table_name) }}
+      raw.event_id,
+      raw.event_type,
+      raw.event_time,
+      raw.{{ adapter.quote('object') }} as payload,
+      {{ priority }} as priority,
+      seen.seen_at as applied_at
+    from {{ event_source(table_name) }} as raw
+    inner join {{ ref('int_seen_events') }} as seen
+      on seen.stream = '{{ table_name }}'
+      and seen.event_id = raw.event_id
+      {%- if seen_after is not none %}
+      and seen.seen_at > {{ seen_after }}
+      {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}
   {%- endfor %}
+{%- endmacro %}
+
+
+{# Every raw table the models read (int_seen_events records their event ids). #}
+{% macro event_tables() -%}
+  {{ return([
+      'user_created', 'user_updated', 'user_deleted',
+      'organization_created', 'organization_updated', 'organization_deleted',
+      'organization_member_added', 'organization_member_deleted',
+      'organization_member_role_assigned', 'organization_member_role_deleted',
+      'group_created', 'group_updated', 'group_deleted',
+      'group_member_added', 'group_member_deleted',
+  ]) }}
 {%- endmacro %}

@@ -1,26 +1,8 @@
 -- Users that exist now: per user_id the newest event (event_time, then the user's updated_at)
 -- wins, and a user whose newest event is user.deleted is gone. A user created again after a
--- deletion is back.
-with events as (
-    {{ union_events([('user_created', 1), ('user_updated', 2), ('user_deleted', 3)]) }}
-),
-
-ranked as (
-    select
-        events.*,
-        {{ json_text('payload', ['user_id']) }} as user_id,
-        {{ to_timestamp(json_text('payload', ['updated_at'])) }} as object_updated_at,
-        row_number() over (
-            partition by {{ json_text('payload', ['user_id']) }}
-            order by
-                event_time desc,
-                {{ to_timestamp(json_text('payload', ['updated_at'])) }} desc nulls last,
-                priority desc,
-                event_id desc
-        ) as newest_first
-    from events
-)
-
+-- deletion is back. Incremental: a run replaces the users whose newest event changed.
+{{ config(materialized='incremental', unique_key='user_id', incremental_strategy='replace_keys',
+          indexes=key_indexes(['user_id'])) }}
 select
     user_id,
     {{ json_text('payload', ['email']) }} as email,
@@ -42,7 +24,12 @@ select
     payload as user_object,
     event_id as last_event_id,
     event_type as last_event_type,
-    event_time as last_event_time
-from ranked
-where newest_first = 1
-  and event_type <> 'user.deleted'
+    event_time as last_event_time,
+    applied_at
+    {{- gone_when("event_type = 'user.deleted'") }}
+from {{ ref('int_users') }}
+{%- if is_incremental() %}
+where applied_at > {{ watermark() }}
+{%- else %}
+where event_type <> 'user.deleted'
+{%- endif %}

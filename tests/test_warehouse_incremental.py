@@ -1,0 +1,340 @@
+"""Incremental dbt runs equal a full rebuild, round after round, on DuckDB and on PostgreSQL.
+
+A generator of our own (its world is the truth) plays random rounds of a tenant's life: new
+users, organizations, groups, memberships and roles, updates, deletions, entities deleted and
+created again with the same id. Each round's events reach the emulator in a shuffled order,
+in two deliveries: first the newer part (plus copies of events from earlier rounds, delivered
+again), then the older part, which arrives after newer events of the same entities have been
+applied: late events. After each delivery the real tap reads the emulator into the real
+loader (`tap-auth0-events | target-...`, with the loader's settings from meltano.yml and the
+STATE handed on), and `dbt run` updates the models incrementally. Then every model, the
+intermediate ones included, must equal row for row a `--full-refresh` build of the same raw
+tables into another schema (every column but `applied_at`, the time of the run that applied
+the row, which a full refresh sets to its own); and after the second delivery, when every event of
+the round has arrived, the current-state models must hold what the generator's world holds.
+
+dbt runs in one long-lived process (tests/dbt_driver.py) so that each call costs the run, not
+dbt's start-up.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+from conftest import TOKEN, fast_config
+from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, _connect, _server_answers
+from warehouse_helpers import (
+    INTERMEDIATE,
+    MODELS,
+    ROOT,
+    check_models,
+    check_raw_tables,
+    clean_environ,
+    expected_from_worlds,
+)
+
+from tap_auth0_events.emulator.generator import EventGenerator, World
+from tap_auth0_events.emulator.server import Emulator
+
+TAP = str(Path(sys.executable).parent / "tap-auth0-events")
+PLUGINS = ROOT / ".meltano"
+ROUNDS = 6
+SEED = int(os.environ.get("INCREMENTAL_TEST_SEED", "20261130"))
+# Keys of each model, to show the first differing rows.
+KEYS = {
+    "current_users": 1, "current_organizations": 1, "current_groups": 1, "current_organization_members": 2,
+    "current_organization_member_roles": 3, "current_group_members": 2, "int_users": 1, "int_organizations": 1,
+    "int_groups": 1, "int_organization_memberships": 2, "int_organization_member_roles": 3,
+    "int_group_memberships": 2, "int_seen_events": 2,
+}
+# Deletions forced now and then (the generator alone deletes rarely in a young tenant), with
+# what must exist for them (so the generator never invents a prerequisite without an event).
+FORCED = {
+    "user.deleted": "users",
+    "organization.deleted": "organizations",
+    "group.deleted": "groups",
+    "organization.member.deleted": "organization_members",
+    "group.member.deleted": "group_members",
+    "organization.member.role.deleted": "member_roles",
+}
+
+
+# -- the warehouse under test ------------------------------------------------------------------------
+
+
+class DbtSession:
+    """dbt commands through tests/dbt_driver.py, run by the dbt plugin's own Python."""
+
+    def __init__(self, engine: str) -> None:
+        python = PLUGINS / "transformers" / f"dbt-{engine}" / "venv" / "bin" / "python"
+        self.proc = subprocess.Popen(
+            [str(python), str(ROOT / "tests" / "dbt_driver.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environ(),
+        )
+        self.profiles = str(ROOT / "transform" / "profiles" / engine)
+
+    def run(self, env: dict[str, str], *args: str) -> None:
+        vars_ = ["--vars", json.dumps({"raw_schema": env["RAW_SCHEMA"]})]
+        request = {
+            "env": env,
+            "parse_args": ["--profiles-dir", self.profiles, *vars_],
+            "args": ["run", "--quiet", "--profiles-dir", self.profiles, *vars_, *args],
+        }
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline() or '{"success": false, "error": "driver died"}')
+        assert answer["success"], f"dbt {' '.join(args)} failed: {answer['error']}"
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@dataclass
+class Warehouse:
+    engine: str
+    loader_config: dict[str, Any]
+    schema: str  # raw tables and the incrementally updated models
+    full_schema: str  # the same models rebuilt from scratch
+    dbt_env: dict[str, str]
+    rows_of: Any
+    dbt: DbtSession
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.rows_of(sql)
+
+    def models_env(self, schema: str) -> dict[str, str]:
+        variable = f"TARGET_{self.engine.upper()}_DEFAULT_TARGET_SCHEMA"
+        return {**self.dbt_env, variable: schema, "RAW_SCHEMA": self.schema}
+
+
+def loader_settings(name: str) -> dict[str, Any]:
+    """The loader's settings as meltano.yml gives them."""
+    plugins = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["loaders"]
+    (plugin,) = [plugin for plugin in plugins if plugin["name"] == name]
+    return {setting["name"]: setting["value"] for setting in plugin["settings"] if "value" in setting}
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    engine = request.param
+    env = {"MELTANO_PROJECT_ROOT": str(ROOT), "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+           "DBT_LOG_PATH": str(tmp_path / "dbt-logs")}
+    if engine == "duckdb":
+        path = tmp_path / "warehouse.duckdb"
+        env["TARGET_DUCKDB_FILEPATH"] = str(path)
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            connection = duckdb.connect(str(path), read_only=True)  # closed: the loader needs the file
+            try:
+                return connection.execute(sql).fetchall()
+            finally:
+                connection.close()
+
+        config = {**loader_settings("target-duckdb"), "filepath": str(path), "default_target_schema": "auth0_events"}
+        dbt = DbtSession(engine)
+        try:
+            yield Warehouse(engine, config, "auth0_events", "auth0_full", env, rows, dbt)
+        finally:
+            dbt.close()
+        return
+    if not _server_answers():
+        reason = f"PostgreSQL is not answering on {HOST}:{PORT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
+        pytest.skip(reason)
+    connection = _connect()
+    schema = f"auth0_incr_{secrets.token_hex(4)}"
+    env.update({"TARGET_POSTGRES_HOST": HOST, "TARGET_POSTGRES_PORT": str(PORT), "TARGET_POSTGRES_USER": USER,
+                "TARGET_POSTGRES_PASSWORD": PASSWORD, "TARGET_POSTGRES_DATABASE": connection.info.dbname})
+
+    def pg_rows(sql: str) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+    config = {**loader_settings("target-postgres"), "host": HOST, "port": PORT, "user": USER, "password": PASSWORD,
+              "database": connection.info.dbname, "default_target_schema": schema}
+    dbt = DbtSession(engine)
+    try:
+        yield Warehouse(engine, config, schema, schema + "_full", env, pg_rows, dbt)
+    finally:
+        dbt.close()
+        for name in (schema, schema + "_full"):
+            connection.execute(f'drop schema if exists "{name}" cascade')
+        connection.close()
+
+
+def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
+    """tap-auth0-events | target-<engine>, from the STATE the last load left."""
+    tap_config, target_config, state = tmp / "tap.json", tmp / "target.json", tmp / "state.json"
+    tap_config.write_text(json.dumps({
+        "api_url": emulator.url, "api_token": TOKEN, "start_date": "2000-01-01T00:00:00Z",
+        "idle_timeout_seconds": 1, "read_timeout_seconds": 5, "max_run_seconds": 60,
+    }))
+    target_config.write_text(json.dumps(warehouse.loader_config))
+    state.write_text(json.dumps(warehouse.state))
+    target = PLUGINS / "loaders" / f"target-{warehouse.engine}" / "venv" / "bin" / f"target-{warehouse.engine}"
+    env = clean_environ()
+    with open(tmp / "tap.log", "w") as tap_log, open(tmp / "target.log", "w") as target_log:
+        tap = subprocess.Popen([TAP, "--config", str(tap_config), "--state", str(state)],
+                               stdout=subprocess.PIPE, stderr=tap_log, env=env)
+        loader = subprocess.run([str(target), "--config", str(target_config)], stdin=tap.stdout,
+                                capture_output=True, text=True, env=env, timeout=180, check=False)
+        assert tap.stdout is not None
+        tap.stdout.close()
+        assert tap.wait(timeout=60) == 0, (tmp / "tap.log").read_text()[-3000:]
+        target_log.write(loader.stderr)
+    assert loader.returncode == 0, loader.stderr[-3000:]
+    states = [line for line in loader.stdout.splitlines() if line.strip()]
+    if states:
+        last = json.loads(states[-1])
+        warehouse.state = last.get("value", last)
+
+
+# -- the random life of a tenant ---------------------------------------------------------------------
+
+
+class Tenant:
+    """Events in time order from a generator whose world is the truth, plus re-creations."""
+
+    def __init__(self, rng: random.Random, tenant: str) -> None:
+        self.rng = rng
+        self.generator = EventGenerator(seed=rng.randrange(1 << 30), tenant=tenant)
+        self.moment = datetime.now(timezone.utc) - timedelta(days=60)
+        self.deleted_users: list[dict[str, Any]] = []
+        self.deleted_organizations: list[dict[str, Any]] = []
+        self.recreated = 0
+
+    @property
+    def world(self) -> World:
+        return self.generator.world
+
+    def _stamp(self) -> datetime:
+        self.moment += timedelta(seconds=self.rng.choice([1, 5, 30, 60, 600]))
+        return self.moment
+
+    def events(self, count: int) -> list[dict[str, Any]]:
+        made: list[dict[str, Any]] = []
+        for _ in range(count):
+            choice = self.rng.random()
+            if choice < 0.04 and self.deleted_users:
+                made.append(self._recreate(self.deleted_users, "user.created", "user_id", "users", "user_ids"))
+                continue
+            if choice < 0.06 and self.deleted_organizations:
+                made.append(self._recreate(self.deleted_organizations, "organization.created", "id", "organizations",
+                                           "organization_ids"))
+                continue
+            forced = None
+            if choice > 0.88:
+                event_type = self.rng.choice(sorted(FORCED))
+                if len(getattr(self.world, FORCED[event_type])):
+                    forced = event_type
+            event = self.generator.next_event(time=self._stamp(), event_type=forced)
+            if event["type"] == "user.deleted":
+                self.deleted_users.append(event)
+            elif event["type"] == "organization.deleted":
+                self.deleted_organizations.append(event)
+            made.append(event)
+        assert self.world.unannounced == [], "every entity came with an event"
+        return made
+
+    def _recreate(self, deleted: list[dict[str, Any]], event_type: str, key: str, table: str,
+                  index: str) -> dict[str, Any]:
+        """An entity deleted earlier is created again with the same id (and joins the world again)."""
+        gone = deleted.pop(self.rng.randrange(len(deleted)))
+        obj = copy.deepcopy(gone["data"]["object"])
+        obj.pop("deleted_at", None)
+        if event_type == "organization.created":  # organization.deleted leaves branding out
+            colors = {"primary": "#000000", "page_background": "#ffffff"}
+            obj["branding"] = {"logo_url": "https://cdn.example.org/again.png", "colors": colors}
+        moment = self._stamp()
+        when = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        if "updated_at" in obj:
+            obj["updated_at"] = when
+        if obj[key] in getattr(self.world, table):  # created again meanwhile by the generator: skip
+            return self.generator.next_event(time=moment)
+        getattr(self.world, table)[obj[key]] = obj
+        getattr(self.world, index).add(obj[key])
+        self.recreated += 1
+        event = copy.deepcopy(gone)
+        event.update({"type": event_type, "id": "evt_" + secrets.token_hex(11), "time": when,
+                      "data": {"object": copy.deepcopy(obj)}})
+        return event
+
+
+# -- the checks ----------------------------------------------------------------------------------------
+
+
+def _ordered(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(rows, key=lambda row: json.dumps(row, default=str, sort_keys=True))
+
+
+def check_equal_to_full_refresh(warehouse: Warehouse, when: str) -> None:
+    warehouse.dbt.run(warehouse.models_env(warehouse.full_schema), "--full-refresh")
+    for model in (*MODELS, *INTERMEDIATE):
+        # Every column but the time of the run that applied the row (a full refresh applies all at once).
+        found = warehouse.rows(
+            "select column_name from information_schema.columns "
+            f"where table_schema = '{warehouse.schema}' and table_name = '{model}' order by ordinal_position"
+        )
+        columns = ", ".join(name for (name,) in found if name not in ("applied_at", "seen_at"))
+        assert columns, f"{model}: no columns"
+        incremental = _ordered(warehouse.rows(f"select {columns} from {warehouse.schema}.{model}"))
+        full = _ordered(warehouse.rows(f"select {columns} from {warehouse.full_schema}.{model}"))
+        if incremental != full:
+            keys = KEYS[model]
+            a = {row[:keys]: row for row in incremental}
+            b = {row[:keys]: row for row in full}
+            differ = sorted((key for key in a.keys() | b.keys() if a.get(key) != b.get(key)), key=str)[:3]
+            shown = "\n".join(f"  {key}:\n    incremental {a.get(key)}\n    full        {b.get(key)}" for key in differ)
+            raise AssertionError(f"{when}: {model} differs from a full refresh "
+                                 f"({len(incremental)} vs {len(full)} rows):\n{shown}")
+
+
+def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehouse, tmp_path: Path) -> None:
+    rng = random.Random(SEED)
+    emulator = Emulator(fast_config(initial_events=0)).start()
+    tenant = Tenant(rng, emulator.config.tenant)
+    delivered: list[dict[str, Any]] = []
+    try:
+        for round_number in range(1, ROUNDS + 1):
+            batch = tenant.events(400 if round_number == 1 else rng.randrange(80, 200))
+            # The oldest part of the round arrives last, after newer events of the same entities.
+            late = rng.randrange(len(batch) // 5, len(batch) // 2)
+            newer, older = batch[late:], batch[:late]
+            again = rng.sample(delivered, min(len(delivered), rng.randrange(0, 15)))
+            for part, label in ((newer + again + rng.sample(newer, min(5, len(newer))), "newer part"),
+                                (older, "late part")):
+                rng.shuffle(part)
+                for event in part:
+                    emulator.append_event(event)
+                load(warehouse, emulator, tmp_path)
+                check_raw_tables(warehouse.rows, warehouse.schema, emulator)
+                warehouse.dbt.run(warehouse.models_env(warehouse.schema))
+                check_equal_to_full_refresh(warehouse, f"round {round_number}, after the {label}")
+            delivered.extend(batch)
+            check_models(warehouse.rows, warehouse.schema, expected_from_worlds([tenant.world]))
+        # The rounds did exercise what they are for.
+        assert tenant.recreated >= 2, "entities were deleted and created again"
+        types = {event["type"] for event in delivered}
+        assert set(FORCED) <= types, "every kind of deletion happened"
+    finally:
+        emulator.stop()
