@@ -18,7 +18,6 @@ import orjson
 import requests
 import urllib3
 
-from tap_auth0_events.auth import TokenProvider
 from tap_auth0_events.errors import (
     AuthenticationError,
     BadRequestError,
@@ -26,8 +25,9 @@ from tap_auth0_events.errors import (
     PermissionDeniedError,
     StreamCorruptError,
 )
-from tap_auth0_events.records import DictCodec, EventCodec, MalformedEventError, ReadEvent, load_json
+from tap_auth0_events.records import MalformedEventError, load_json
 from tap_auth0_events.sse import SSEDecoder
+from tap_auth0_events.vocabulary import DecodedEvent, EventCodec, TokenProvider
 
 READ_CHUNK = 256 * 1024
 # A frame that is broken this many times in a row at the same position is not a passing fault.
@@ -50,8 +50,8 @@ class Kind(Enum):
 class FeedMessage:
     kind: Kind
     offset: str | None = None
-    # Kind.EVENT: the events of one read from the connection, each `EventCodec.read`'s result.
-    events: list[ReadEvent] | None = None
+    # Kind.EVENT: the events of one read from the connection, each `EventCodec.decode`'s result.
+    events: list[DecodedEvent] | None = None
 
 
 @dataclass(slots=True)
@@ -80,10 +80,10 @@ class EventFeed:
         read_timeout: float = 20.0,
         connect_timeout: float = 10.0,
         max_backoff: float = 30.0,
+        codec: EventCodec,
         sleep: Callable[[float], None] = time.sleep,
-        codec: EventCodec | None = None,
     ) -> None:
-        self.codec: EventCodec = codec or DictCodec()
+        self._codec = codec
         self._url = f"{base_url}/api/v2/events"
         self._tokens = tokens
         self._event_types = list(event_types)
@@ -100,56 +100,59 @@ class EventFeed:
     def messages(self, start: StartPosition) -> Iterator[FeedMessage]:
         """Yield messages forever; the caller stops iterating when its run is over."""
         self.offset = start.offset
-        retry_floor = 0.0
-        delays: Iterator[float] | None = None
-        refreshed_after_401 = False
+        pacing = _Pacing(self._max_backoff)
+        may_renew_token = True
         while True:
-            progressed = rate_limited = False
-            wait = 0.0
-            decoder: SSEDecoder | None = None
-            try:
-                response = self._open(start)
-                if response.status_code == 401 and self._tokens.can_refresh and not refreshed_after_401:
-                    response.close()
-                    self._log.info("HTTP 401 from the Events API: fetching a new token")
-                    self._tokens.invalidate()
-                    refreshed_after_401 = True
-                    continue
-                wait = self._check_status(response)
-                rate_limited = response.status_code == 429
-                if wait > 0.0:
-                    self.faults += 1
-                    yield FeedMessage(Kind.FAULT)
-                else:
-                    refreshed_after_401 = False
-                    self.connections += 1
-                    yield FeedMessage(Kind.CONNECTED)
-                    decoder = SSEDecoder(last_event_id=self.offset)
-                    for message in self._read(response, decoder):
-                        progressed = progressed or message.kind in (Kind.EVENT, Kind.OFFSET)
-                        yield message
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
-                self.faults += 1
-                self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
-                yield FeedMessage(Kind.FAULT)
-            except _ServerCycled as cycled:
-                if cycled.fault:
-                    self.faults += 1
-                    yield FeedMessage(Kind.FAULT)
-            if decoder is not None and decoder.retry is not None:
-                retry_floor = decoder.retry / 1000.0  # the server's `retry:` is the least we wait
-            if progressed or rate_limited:
-                # After progress, or when the server said how long to wait, no extra backoff.
-                delays = None if progressed else delays
-                pause = max(wait, retry_floor)
-            else:
-                if delays is None:
-                    delays = _backoff_delays(self._max_backoff)
-                pause = max(wait, retry_floor, next(delays))
+            attempt = _Attempt()
+            yield from self._connect_and_read(start, attempt, may_renew_token=may_renew_token)
+            if attempt.renewed_token:
+                may_renew_token = False  # once per 401; a second one in a row is final
+                continue
+            may_renew_token = may_renew_token or attempt.connected
+            pause = pacing.pause_after(attempt)
             if pause:
                 self._log.debug("reconnecting in %.2fs", pause)
                 self._sleep(pause)
+
+    def _connect_and_read(
+        self, start: StartPosition, attempt: _Attempt, *, may_renew_token: bool
+    ) -> Iterator[FeedMessage]:
+        """One connection: open it, read it to its end; what happened is noted in `attempt`."""
+        decoder: SSEDecoder | None = None
+        try:
+            response = self._open(start)
+            if response.status_code == 401 and self._tokens.can_refresh and may_renew_token:
+                response.close()
+                self._log.info("HTTP 401 from the Events API: fetching a new token")
+                self._tokens.invalidate()
+                attempt.renewed_token = True
+                return
+            attempt.wait = self._check_status(response)
+            attempt.rate_limited = response.status_code == 429
+            if attempt.wait > 0.0:
+                self.faults += 1
+                yield FeedMessage(Kind.FAULT)
+                return
+            attempt.connected = True
+            self.connections += 1
+            yield FeedMessage(Kind.CONNECTED)
+            decoder = SSEDecoder(last_event_id=self.offset)
+            for message in self._read(response, decoder):
+                if message.kind is not Kind.TICK:
+                    attempt.progressed = True
+                yield message
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
+            self.faults += 1
+            self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
+            yield FeedMessage(Kind.FAULT)
+        except _ServerCycled as cycled:
+            if cycled.fault:
+                self.faults += 1
+                yield FeedMessage(Kind.FAULT)
+        finally:
+            if decoder is not None:
+                attempt.retry_ms = decoder.retry
 
     def _open(self, start: StartPosition) -> requests.Response:
         params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self._event_types]
@@ -200,19 +203,19 @@ class EventFeed:
 
     def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
         raw = response.raw
-        read = self.codec.read
+        decode = self._codec.decode
         try:
             while True:
                 # decode_content: a proxy may gzip the stream; requests leaves raw bytes encoded.
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                events = decoder.feed_raw(chunk)
+                events = decoder.feed(chunk)
                 if not events:
                     yield FeedMessage(Kind.TICK)
                     continue
                 # The events of this read go out together, up to the first message that is not one.
-                batch: list[ReadEvent] = []
+                batch: list[DecodedEvent] = []
                 for name, data, sse_id, _ in events:
                     if name in _NOT_EVENTS and (name != "message" or not data):
                         if batch:
@@ -225,7 +228,7 @@ class EventFeed:
                             self._on_error_event(data)
                         continue
                     try:
-                        batch.append(read(data, sse_id))
+                        batch.append(decode(data, sse_id))
                     except (orjson.JSONDecodeError, MalformedEventError) as exc:
                         if batch:
                             yield from self._deliver(batch)
@@ -241,7 +244,7 @@ class EventFeed:
         self._log.info("the Events API closed the connection (normal cycling); resuming")
         raise _ServerCycled(fault=False)
 
-    def _deliver(self, batch: list[ReadEvent]) -> Iterator[FeedMessage]:
+    def _deliver(self, batch: list[DecodedEvent]) -> Iterator[FeedMessage]:
         yield FeedMessage(Kind.EVENT, events=batch)
         # The offset moves only when the consumer asks for the next message, i.e. after it has
         # handled these events.
@@ -283,6 +286,40 @@ class _ServerCycled(Exception):
     def __init__(self, *, fault: bool) -> None:
         super().__init__()
         self.fault = fault
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one connection attempt came to."""
+
+    connected: bool = False  # answered 200
+    progressed: bool = False  # delivered an event or an offset
+    rate_limited: bool = False  # answered 429
+    wait: float = 0.0  # what the server asked us to wait (Retry-After), or a token pause after 5xx
+    retry_ms: int | None = None  # the stream's last `retry:`
+    renewed_token: bool = False  # answered 401 and a new token was fetched: try again at once
+
+
+class _Pacing:
+    """The pause before the next connection: the server's `retry:` as a floor, Retry-After after a
+    429, and capped exponential backoff with jitter over attempts that made no progress."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+        self._floor = 0.0
+        self._delays: Iterator[float] | None = None
+
+    def pause_after(self, attempt: _Attempt) -> float:
+        if attempt.retry_ms is not None:
+            self._floor = attempt.retry_ms / 1000.0
+        if attempt.progressed or attempt.rate_limited:
+            # After progress, or when the server said how long to wait, no extra backoff.
+            if attempt.progressed:
+                self._delays = None
+            return max(attempt.wait, self._floor)
+        if self._delays is None:
+            self._delays = _backoff_delays(self._cap)
+        return max(attempt.wait, self._floor, next(self._delays))
 
 
 def _backoff_delays(cap: float) -> Iterator[float]:

@@ -35,7 +35,3 @@ EVENT_TYPES: tuple[str, ...] = (
 def stream_name(event_type: str) -> str:
     """`user.created` -> `user_created` (Meltano select patterns split on dots)."""
     return event_type.replace(".", "_")
-
-
-STREAM_NAMES: dict[str, str] = {event_type: stream_name(event_type) for event_type in EVENT_TYPES}
-EVENT_TYPE_BY_STREAM: dict[str, str] = {name: event_type for event_type, name in STREAM_NAMES.items()}
