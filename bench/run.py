@@ -243,34 +243,82 @@ def run_peer(name: str, argv: list[str], events: int, workdir: Path) -> Sample:
 
 
 SDK_START = "SDK"  # --variant LABEL=SDK
+CLI_ENTRY = "tap_auth0_events.cli:main"  # the plain-sync start, in trees that have cli.py
+SDK_ENTRY = "tap_auth0_events.tap:TapAuth0Events.cli"  # the Singer SDK's CLI
 
 
-def run_tap(emu: EmulatorProcess, events: int, workdir: Path, pythonpath: str | None = None) -> Sample:
-    """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here.
+def console_entry(root: Path) -> str:
+    """What `tap-auth0-events` runs in ROOT: `[project.scripts]` of its pyproject.toml ("module:attribute")."""
+    text = (root / "pyproject.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the one line is enough
+        section = text.split("[project.scripts]", 1)[-1]
+        for line in section.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip().strip('"') == "tap-auth0-events":
+                return value.strip().strip('"')
+        raise SystemExit(f"{root / 'pyproject.toml'}: no [project.scripts] tap-auth0-events") from None
+    return tomllib.loads(text)["project"]["scripts"]["tap-auth0-events"]
 
-    `pythonpath`: a directory with another `tap_auth0_events` package to run instead (a variant), or
-    SDK_START: this package, started through the Singer SDK (an empty `stream_maps` setting makes the
-    plain-sync entry point hand the run to the SDK, which then takes the same fast path).
+
+def tree_entry(directory: Path) -> str:
+    """The start of another tree: its plain-sync start if it has one (cli.py), else the SDK's CLI."""
+    return CLI_ENTRY if (directory / "tap_auth0_events" / "cli.py").is_file() else SDK_ENTRY
+
+
+@dataclass(frozen=True)
+class TapStart:
+    """How one tap consumer starts: `python -c` calling ENTRY of the package under ROOT.
+
+    Not the console script: that belongs to the tree installed in .venv, so a variant run through it
+    would run this tree's start with another tree's modules. The child checks that the
+    `tap_auth0_events` it imported is ROOT's (and exits 1 naming both if not); it runs in the work
+    directory, so the current directory (first on `sys.path` under `-c`) holds no package.
     """
-    settings: dict[str, object] = {
-        "api_url": emu.url,
+
+    entry: str  # "module:attribute[.attribute]", as in [project.scripts]
+    root: str  # the directory holding the tap_auth0_events package to run
+    pythonpath: str | None = None  # put first on PYTHONPATH (a variant from another tree)
+
+    def argv(self, config: Path) -> list[str]:
+        module, _, attribute = self.entry.partition(":")
+        package = os.path.join(self.root, "tap_auth0_events", "")
+        code = "\n".join([
+            "import os, sys",
+            f"from {module} import {attribute.split('.')[0]}",
+            "import tap_auth0_events as package",
+            f"if not os.path.realpath(package.__file__).startswith({package!r}):",
+            f"    sys.exit('benchmark: imported ' + package.__file__ + ', expected the package in ' + {package!r})",
+            "sys.argv[0] = 'tap-auth0-events'",
+            f"sys.exit({attribute}())",
+        ])
+        return [sys.executable, "-c", code, "--config", str(config)]
+
+    def env(self) -> dict[str, str]:
+        if not self.pythonpath:
+            return ENV
+        return dict(ENV, PYTHONPATH=os.pathsep.join(filter(None, [self.pythonpath, ENV.get("PYTHONPATH")])))
+
+
+def tap_config(url: str, workdir: Path, name: str) -> Path:
+    config = workdir / f"tap-config-{name}.json"
+    config.write_text(json.dumps({
+        "api_url": url,
         "api_token": TOKEN,
         "start_date": START,
         "idle_timeout_seconds": 1,
         "read_timeout_seconds": 20,
-    }
-    if pythonpath == SDK_START:
-        settings["stream_maps"] = {}
-        pythonpath = None
-    config = workdir / f"tap-config-{events}.json"
-    config.write_text(json.dumps(settings))
-    env = None
-    if pythonpath:
-        env = dict(ENV, PYTHONPATH=os.pathsep.join(filter(None, [pythonpath, ENV.get("PYTHONPATH")])))
+    }))
+    return config
+
+
+def run_tap(emu: EmulatorProcess, events: int, workdir: Path, start: TapStart) -> Sample:
+    """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here."""
+    config = tap_config(emu.url, workdir, str(events))
     with open(workdir / f"tap-{events}.log", "w") as log:
         started = time.perf_counter()
-        tap = Timed([str(BIN / "tap-auth0-events"), "--config", str(config)], workdir, env=env,
-                    stdout=subprocess.PIPE, stderr=log)
+        tap = Timed(start.argv(config), workdir, env=start.env(), stdout=subprocess.PIPE, stderr=log, cwd=workdir)
         proc = tap.proc
         assert proc.stdout is not None
         count = 0
@@ -303,11 +351,11 @@ def run_tap(emu: EmulatorProcess, events: int, workdir: Path, pythonpath: str | 
 
 
 def consumer(
-    name: str, emu: EmulatorProcess, events: int, nbytes: int, workdir: Path, variants: dict[str, str]
+    name: str, emu: EmulatorProcess, events: int, nbytes: int, workdir: Path, starts: dict[str, TapStart]
 ) -> Sample:
     url = emu.events_url
-    if name in variants:
-        return run_tap(emu, events, workdir, variants[name])
+    if name in starts:
+        return run_tap(emu, events, workdir, starts[name])
     if name == "wire":
         return run_wire(emu, events, nbytes, workdir)
     if name == "node":
@@ -319,8 +367,6 @@ def consumer(
     if name == "bare":
         return run_peer(name, [sys.executable, str(BENCH / "consumers" / "bare_loop.py"), url, TOKEN, str(events)],
                         events, workdir)
-    if name == "tap":
-        return run_tap(emu, events, workdir)
     raise ValueError(name)
 
 
@@ -446,24 +492,31 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="LABEL=DIR",
-        help="also run the tap with PYTHONPATH=DIR (a directory holding another tap_auth0_events package), "
-        f"as consumer tap[LABEL]; repeatable. For before/after comparisons in one run. DIR={SDK_START}: this "
-        "package started through the Singer SDK instead of the plain-sync entry point.",
+        help="also run the tap of another tree, DIR (holding a tap_auth0_events package), as consumer tap[LABEL]: "
+        f"PYTHONPATH=DIR, `python -c` calling that tree's own start ({CLI_ENTRY} if DIR has cli.py, else "
+        f"{SDK_ENTRY}); repeatable. For before/after comparisons in one run. DIR={SDK_START}: this tree "
+        f"started through the Singer SDK ({SDK_ENTRY}), which is the tap's own start when the tree has no cli.py.",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest", help="writes OUT.json and OUT.md")
     args = parser.parse_args(argv)
 
-    variants: dict[str, str] = {}
+    root = str(ROOT.resolve())
+    starts: dict[str, TapStart] = {"tap": TapStart(console_entry(ROOT), root)}
     for item in args.variant:
         name, _, directory = item.partition("=")
         if name and directory == SDK_START:
-            variants[f"tap[{name}]"] = SDK_START
+            starts[f"tap[{name}]"] = TapStart(SDK_ENTRY, root)
+            if starts["tap"].entry == SDK_ENTRY:
+                print(f"note: --variant {item}: this tree has one start, the SDK's CLI; tap[{name}] runs the same "
+                      "start as tap", flush=True)
             continue
         if not name or not (Path(directory) / "tap_auth0_events").is_dir():
             raise SystemExit(f"--variant {item!r}: expected LABEL=DIR with DIR/tap_auth0_events, or LABEL={SDK_START}")
-        variants[f"tap[{name}]"] = str(Path(directory).resolve())
+        resolved = Path(directory).resolve()
+        starts[f"tap[{name}]"] = TapStart(tree_entry(resolved), str(resolved), str(resolved))
+    variants = {name: start for name, start in starts.items() if name != "tap"}
     names = [name for name in PEERS if name in args.only.split(",")] + list(variants)
-    taps = [name for name in names if name == "tap" or name in variants]
+    taps = [name for name in names if name in starts]
     sizes = [int(size) for size in args.scale.split(",") if size.strip()]
     if args.no_1m:
         sizes = [size for size in sizes if size != 1_000_000]
@@ -494,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Each round starts one consumer later, so no consumer always runs first or last.
                 order = names[round_index % len(names):] + names[: round_index % len(names)]
                 for name in order:
-                    sample = consumer(name, emu, args.events, nbytes, workdir, variants)
+                    sample = consumer(name, emu, args.events, nbytes, workdir, starts)
                     summaries[name].samples.append(sample)
                     print(f"  round {round_index + 1}/{args.rounds} {name:12s} {args.events / sample.seconds:>10,.0f} "
                           f"events/s  {sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB"
@@ -512,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = {name: Summary(name, size) for name in taps}
                 for _ in range(args.scale_rounds):
                     for name in taps:
-                        sample = run_tap(emu, size, workdir, variants.get(name))
+                        sample = run_tap(emu, size, workdir, starts[name])
                         runs[name].samples.append(sample)
                         print(f"  {name:12s} {size:>9,} {size / sample.seconds:>10,.0f} events/s  "
                               f"{sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB",
@@ -545,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
                 "command": " ".join(["bash bench/run.sh", *(argv if argv is not None else sys.argv[1:])]),
                 "events": args.events,
                 "rounds": args.rounds,
-                "variants": variants,
+                "variants": {name: asdict(start) for name, start in variants.items()},
+                "starts": {name: start.entry for name, start in starts.items() if name in taps},
                 "consumers": {
                     name: {"rate": s.rate, "seconds": s.seconds, "cpu": s.cpu, "rss_mb": s.rss_mb,
                            "samples": [asdict(x) for x in s.samples]}
