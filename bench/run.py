@@ -25,12 +25,15 @@ Then three more steps:
   steady state   node, bare and the taps side by side, alternating for --steady-rounds rounds against
                  a --steady-events (1,000,000) emulator, timed as above; reported: events/s and CPU
                  seconds per 1M events (the whole process's user+sys, start-up included, per
-                 1,000,000 events); targets: tap ÷ Node ≥ 1.8x events/s, tap's CPU per 1M ÷ each variant's ≤ 1.10.
-  memory         the taps alone against the other --scale sizes (1,000,000 is taken from the steady state); with
-                 the 200,000 rounds and the steady state they show peak RSS stays flat (≤ 1.3x).
+                 1,000,000 events); targets: tap ÷ Node ≥ 1.8x events/s, and tap's CPU per 1M
+                 ÷ each variant's ≤ 1.10.
+  memory         the taps alone against the other --scale sizes (1,000,000 is taken from the
+                 steady state); with the 200,000 rounds and the steady state they show peak RSS
+                 stays flat (≤ 1.3x).
 
-Every tap consumer runs `python -c` calling its own tree's start (see TapStart): `tap` the entry
-of this tree's pyproject.toml `[project.scripts] tap-auth0-events`, a `--variant LABEL=DIR` DIR's own.
+Every tap consumer runs `python -c` calling its own tree's start (see TapStart): `tap` the
+entry of this tree's pyproject.toml `[project.scripts] tap-auth0-events`, a `--variant LABEL=DIR`
+DIR's own.
 
     bash bench/run.sh                      # the documented command (sets up, installs, runs this)
     bash bench/run.sh --variant main=DIR   # before/after: DIR is a checkout of the code before
