@@ -704,11 +704,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = str(ROOT.resolve())
-    starts: dict[str, TapStart] = {"tap": TapStart(console_entry(ROOT), root)}
+    # PYTHONPATH=ROOT: this tree's package even when .venv's editable install is another tree's.
+    starts: dict[str, TapStart] = {"tap": TapStart(console_entry(ROOT), root, root)}
     for item in args.variant:
         name, _, directory = item.partition("=")
         if name and directory == SDK_START:
-            starts[f"tap[{name}]"] = TapStart(SDK_ENTRY, root)
+            starts[f"tap[{name}]"] = TapStart(SDK_ENTRY, root, root)
             if starts["tap"].entry == SDK_ENTRY:
                 print(f"note: --variant {item}: this tree has one start, the SDK's CLI; tap[{name}] runs the same "
                       "start as tap", flush=True)
@@ -815,7 +816,9 @@ def main(argv: list[str] | None = None) -> int:
     steady_verdicts = steady_verdict(steady) if steady else []
     first_request_lines = [first_request_line(name, seconds) for name, seconds in first_request.items() if seconds]
     for name in taps:
-        report += ["", *(f"- {line}" for line in verdict(name, summaries, scaled[name]))]
+        lines = verdict(name, summaries, scaled[name])
+        if lines:
+            report += ["", *(f"- {line}" for line in lines)]
     if steady_verdicts:
         report += ["", *(f"- {line}" for line in steady_verdicts)]
     if first_request_lines:
