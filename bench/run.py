@@ -317,7 +317,7 @@ class TapStart:
 
     entry: str  # "module:attribute[.attribute]", as in [project.scripts]
     root: str  # the directory holding the tap_auth0_events package to run
-    pythonpath: str | None = None  # put first on PYTHONPATH (a variant from another tree)
+    pythonpath: str | None = None  # put first on PYTHONPATH (the tree of ROOT)
 
     def argv(self, config: Path) -> list[str]:
         module, _, attribute = self.entry.partition(":")
