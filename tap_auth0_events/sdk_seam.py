@@ -85,7 +85,8 @@ class OneConnectionTap(Tap):
         for stream in streams:
             stream._write_schema_message()  # internal 2
         fast = self._nothing_changes_records(streams)
-        self.logger.info("syncing %d streams on one connection (%s path)", len(streams), "fast" if fast else "stream-maps")
+        path = "fast" if fast else "stream-maps"
+        self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
         self._syncer = Syncer(self.settings, self.state, self.logger)  # type: ignore[arg-type]
         try:
             if fast:

@@ -39,7 +39,10 @@ class Setting:
 
     def json_schema(self) -> dict[str, Any]:
         """The setting in the shape the Singer SDK's typing helpers give."""
-        schema: dict[str, Any] = {"type": [self.kind, "null"], "title": self.title, "description": self.description}
+        description = self.description
+        if self.minimum is not None and self.maximum is not None:
+            description += f" From {self.minimum} to {self.maximum}."
+        schema: dict[str, Any] = {"type": [self.kind, "null"], "title": self.title, "description": description}
         if self.secret:
             schema.update(secret=True, writeOnly=True)
         if self.default is not None:

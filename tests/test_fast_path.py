@@ -123,7 +123,7 @@ ODD_MESSAGES = [
 
 
 def record_json(record: Any) -> bytes:
-    """The JSON of a record as either codec makes it (a dict, JSON bytes, or RawCodec's struct), as FastSink writes it."""
+    """A record's JSON as FastSink writes it, for either codec's record (a dict, JSON bytes, or RawCodec's struct)."""
     if isinstance(record, dict):
         return orjson.dumps(record)
     if isinstance(record, bytes):
