@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -97,7 +97,7 @@ class EventFeed:
         self.faults = 0
         self._broken: tuple[str | None, int] = (None, 0)
 
-    def messages(self, start: StartPosition) -> Iterator[FeedMessage]:
+    def messages(self, start: StartPosition) -> Generator[FeedMessage, None, None]:
         """Yield messages forever; the caller stops iterating when its run is over."""
         self.offset = start.offset
         pacing = _Pacing(self._max_backoff)

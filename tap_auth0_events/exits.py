@@ -33,7 +33,7 @@ EXIT_CODES: dict[type[TapAuth0EventsError], int] = {
 def exit_code(error: TapAuth0EventsError) -> int:
     for kind in type(error).__mro__:
         if kind in EXIT_CODES:
-            return EXIT_CODES[kind]  # type: ignore[index]
+            return EXIT_CODES[kind]
     return 1
 
 

@@ -114,20 +114,20 @@ class DictCodec:
 
 
 class _Payload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    object: msgspec.Raw = msgspec.UNSET
-    previous_object: msgspec.Raw = msgspec.UNSET
-    context: msgspec.Raw = msgspec.UNSET
+    object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    previous_object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    context: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     id: str
     type: str
     time: str
-    specversion: msgspec.Raw = msgspec.UNSET
-    source: msgspec.Raw = msgspec.UNSET
-    a0tenant: msgspec.Raw = msgspec.UNSET
-    a0stream: msgspec.Raw = msgspec.UNSET
-    a0purpose: msgspec.Raw = msgspec.UNSET
+    specversion: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    source: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0tenant: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0stream: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0purpose: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     data: _Payload | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -143,14 +143,14 @@ class _Record(msgspec.Struct, omit_defaults=True, gc=False):
     event_type: str
     event_time: str
     event_offset: str | None
-    source: msgspec.Raw = msgspec.UNSET
-    specversion: msgspec.Raw = msgspec.UNSET
-    a0tenant: msgspec.Raw = msgspec.UNSET
-    a0stream: msgspec.Raw = msgspec.UNSET
-    a0purpose: msgspec.Raw = msgspec.UNSET
-    object: msgspec.Raw = msgspec.UNSET
-    previous_object: msgspec.Raw = msgspec.UNSET
-    context: msgspec.Raw = msgspec.UNSET
+    source: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    specversion: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0tenant: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0stream: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0purpose: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    previous_object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    context: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 _decode_message = msgspec.json.Decoder(_Message).decode

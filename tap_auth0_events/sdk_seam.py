@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
@@ -44,6 +44,9 @@ from tap_auth0_events.settings import Settings, SettingsError, parse_settings
 from tap_auth0_events.sync import Outcome, Syncer
 from tap_auth0_events.vocabulary import StreamRef
 
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import TapState
+
 VERIFIED_SDK_VERSIONS = ">=0.54.9,<0.55"
 # Under --test a stream without events ends after this long without one, not after idle_timeout_seconds.
 DRY_RUN_IDLE_SECONDS = 3
@@ -53,8 +56,12 @@ class EventStreamLike(StreamRef, Protocol):
     """A Singer SDK stream that is also a `StreamRef`."""
 
     ABORT_AT_RECORD_COUNT: int | None
-    selected: bool
-    mask: Mapping[Any, bool]
+
+    @property
+    def selected(self) -> bool: ...
+
+    @property
+    def mask(self) -> Mapping[Any, bool]: ...
 
     def _write_schema_message(self) -> None: ...
 
@@ -71,7 +78,7 @@ class OneConnectionTap(Tap):
         """The tap's streams that the engine reads (subclasses say which)."""
         raise NotImplementedError
 
-    def sync_all(self) -> None:  # internal 1
+    def sync_all(self) -> None:  # type: ignore[misc]  # internal 1: final in the SDK
         """Read all selected streams from one connection, routing each event to its stream."""
         unknown = sorted(set(self.input_catalog or ()) - set(self.streams))
         if unknown:
@@ -87,7 +94,7 @@ class OneConnectionTap(Tap):
         fast = self._nothing_changes_records(streams)
         path = "fast" if fast else "stream-maps"
         self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
-        self._syncer = Syncer(self.settings, self.state, self.logger)  # type: ignore[arg-type]
+        self._syncer = Syncer(self.settings, _state_of(self), self.logger)
         try:
             if fast:
                 outcome = self._syncer.run(streams, FastSink(), RawCodec())
@@ -107,7 +114,7 @@ class OneConnectionTap(Tap):
                 settings = dataclasses.replace(
                     settings, idle_timeout_seconds=min(settings.idle_timeout_seconds, DRY_RUN_IDLE_SECONDS)
                 )
-            self._syncer = Syncer(settings, self.state, self.logger)  # type: ignore[arg-type]
+            self._syncer = Syncer(settings, _state_of(self), self.logger)
         try:
             yield from _records_of(self._syncer, stream, limit)
         except TapAuth0EventsError as error:
@@ -135,12 +142,17 @@ class OneConnectionTap(Tap):
         return all(all(stream.mask.values()) for stream in streams)
 
 
+def _state_of(tap: Tap) -> dict[str, Any]:
+    """The tap's STATE, which the engine keeps in step with what was written (the SDK types it as a TypedDict)."""
+    return cast(dict[str, Any], tap.state)
+
+
 def _records_of(syncer: Syncer, stream: EventStreamLike, limit: int | None) -> Iterator[dict[str, Any]]:
     """The records of `stream` read alone, at most `limit`; each checkpoint committed once the SDK
     has written every record yielded before it."""
     count = 0
     for step in syncer.steps([stream], DictCodec()):
-        if type(step) is not Emit:
+        if not isinstance(step, Emit):
             syncer.commit(step)
             continue
         for _, record in step.records:
@@ -162,7 +174,7 @@ class SdkSink:
             streams[key]._write_record_message(record)  # internal 3
 
     def write_state(self, state: dict[str, Any]) -> None:
-        self._tap.state_writer.write_state(state)  # type: ignore[arg-type]
+        self._tap.state_writer.write_state(cast("TapState", state))
 
     def flush(self) -> None:
         sys.stdout.flush()

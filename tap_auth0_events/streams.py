@@ -6,7 +6,7 @@ its own (the SDK's standard tests and `--test` do that) opens a connection filte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from singer_sdk import Stream
@@ -33,6 +33,6 @@ class EventStream(Stream):
         self._owner = tap
         super().__init__(tap, schema=load_schema(event_type), name=stream_name(event_type))
 
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Standalone sync: this stream's events only, on a connection of its own."""
-        yield from self._owner.sync_standalone(self)  # type: ignore[arg-type]
+        yield from self._owner.sync_standalone(self)

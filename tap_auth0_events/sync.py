@@ -68,7 +68,7 @@ class Syncer:
         self.syncing = True
         try:
             for step in self.steps(streams, codec):
-                if type(step) is Emit:
+                if isinstance(step, Emit):
                     sink.write_records(by_type, step.records)
                 else:
                     sink.flush()
@@ -166,7 +166,7 @@ class _PassReader:
         def steps_from(position: StartPosition) -> Iterator[Emit | Commit]:
             limits.max_run_seconds = max(0.0, self.deadline - time.monotonic())
             for step in read_events(feed, position, types, limits, self.logger, stats):
-                yield step if type(step) is Emit else Commit(names, position, step)
+                yield step if isinstance(step, Emit) else Commit(names, position, step)
 
         try:
             yield from steps_from(start)

@@ -26,7 +26,7 @@ class TapAuth0Events(OneConnectionTap):
     name = "tap-auth0-events"
     config_jsonschema = config_jsonschema()
     # No BATCH messages and no ACTIVATE_VERSION: this is an append-only event log.
-    capabilities: list[CapabilitiesEnum] = [  # type: ignore[assignment]
+    capabilities: list[CapabilitiesEnum] = [  # type: ignore[misc]  # a classproperty in the SDK
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
