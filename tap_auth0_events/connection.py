@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timezone
 from enum import Enum
 
 import orjson
@@ -32,6 +33,8 @@ from tap_auth0_events.vocabulary import DecodedEvent, EventCodec, TokenProvider
 READ_CHUNK = 256 * 1024
 # A frame that is broken this many times in a row at the same position is not a passing fault.
 MAX_BROKEN_FRAME_REPEATS = 3
+# The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
+MAX_RETRY_AFTER = 600.0
 # Codes of `event: error` meaning the position itself is unusable (not a passing fault).
 CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
 # SSE message names that are not events (a `message` is one only when it has data).
@@ -332,19 +335,22 @@ def _backoff_delays(cap: float) -> Iterator[float]:
         yield backoff.full_jitter(value)
 
 
-def _retry_after(header: str | None) -> float:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date); 1 s when absent."""
+def _retry_after(header: str | None, now: float | None = None) -> float:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110), at most
+    MAX_RETRY_AFTER; 1 s when absent or unreadable."""
     if not header:
         return 1.0
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
+    header = header.strip()
+    if header.isascii() and header.isdigit():
+        return min(float(header), MAX_RETRY_AFTER)  # float(): no digit limit, a huge value is inf
     try:
         when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return 1.0
-    return max(0.0, when.timestamp() - time.time())
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _error_detail(response: requests.Response) -> str:

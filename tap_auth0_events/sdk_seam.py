@@ -22,7 +22,7 @@ when the installed SDK leaves that range, so an upgrade is a conscious step):
    records itself: the SDK's own abort fails an unsorted stream with an ERROR.
 
 Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`, `Tap.state_writer`,
-`Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `ConfigValidationError`.
+`Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `Tap.cb_test`, `ConfigValidationError`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_auth0_events.errors import InputError, TapAuth0EventsError
-from tap_auth0_events.exits import TERMINATED_EXIT_CODE, exit_with
+from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exit_with
 from tap_auth0_events.output import FastSink
 from tap_auth0_events.records import DictCodec, RawCodec
 from tap_auth0_events.run import Emit
@@ -119,6 +120,18 @@ class OneConnectionTap(Tap):
             yield from _records_of(self._syncer, stream, limit)
         except TapAuth0EventsError as error:
             exit_with(error, self.logger)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`, where a setting that fails the check is its lines and exit 1, as for a sync (the
+        SDK's `--test` lets the validation error escape as a traceback)."""
+        try:
+            super().cb_test(ctx, param, value)
+        except ConfigValidationError as error:
+            for problem in error.errors:
+                cls.logger.error("%s", problem)
+            cls.logger.error("Config validation failed")
+            ctx.exit(SETTINGS_EXIT_CODE)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:  # internal 4
         try:

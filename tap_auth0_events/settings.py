@@ -48,7 +48,7 @@ class Setting:
         if self.default is not None:
             schema["default"] = self.default
         if self.choices:
-            schema["enum"] = list(self.choices)
+            schema["enum"] = [*self.choices, None]  # null: not set
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
