@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections import Counter
 from pathlib import Path
 
-from conftest import TOKEN, discover, fast_config, run_tap, select_streams, tap_config
+from conftest import TAP, TOKEN, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.event_types import EVENT_TYPES, stream_name
@@ -116,3 +119,25 @@ def test_about_lists_settings_and_discover_lists_22_streams(tmp_path: Path, emul
     catalog = discover(tmp_path, tap_config(emulator))
     assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(map(stream_name, EVENT_TYPES))
     assert TOKEN not in str(catalog)
+
+
+def test_dash_dash_test_emits_at_most_one_record_per_stream_and_no_error(tmp_path: Path, emulator: Emulator) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(tap_config(emulator, idle_timeout_seconds=60)))
+    done = subprocess.run([TAP, "--config", str(config_path), "--test"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ERROR" not in done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if '"type":"RECORD"' in line.replace(" ", "")]
+    per_stream = Counter(record["stream"] for record in records)
+    types_in_log = {event["event_type"] for event in emulator.summary()}
+    assert set(per_stream) == {stream_name(event_type) for event_type in types_in_log}
+    assert set(per_stream.values()) == {1}
+
+
+def test_dash_dash_test_with_a_bad_token_fails_with_its_line(tmp_path: Path, emulator: Emulator) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(tap_config(emulator, api_token="SECRET-wrong-token")))
+    done = subprocess.run([TAP, "--config", str(config_path), "--test"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "HTTP 401 from the Events API" in done.stderr
+    assert "Traceback" not in done.stderr and "SECRET-wrong-token" not in done.stderr
