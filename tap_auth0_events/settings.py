@@ -195,19 +195,28 @@ def _typed_values(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
         if value is None:
             values[setting.name] = setting.default
             continue
+        if setting.kind == "integer":
+            value = _whole_number(value)
         problem = _value_problem(setting, value)
         if problem:
             problems.append(f"{setting.name}: {problem}")
         else:
-            values[setting.name] = int(value) if setting.kind == "integer" else value
+            values[setting.name] = value
     return values, problems
 
 
+def _whole_number(value: Any) -> int | None:
+    """The value if it is a JSON integer. Not 5.0: the SDK reads JSON numbers with a fraction or an
+    exponent as Decimal, and its own schema check refuses them for an integer setting."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _value_problem(setting: Setting, value: Any) -> str | None:
+    """What is wrong with one value (an integer setting's value already through `_whole_number`)."""
     if setting.kind == "string":
         if not isinstance(value, str):
             return "must be a string"
-    elif isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+    elif value is None:
         return "must be a whole number"
     elif setting.minimum is not None and value < setting.minimum:
         return f"must be at least {setting.minimum}"

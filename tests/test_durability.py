@@ -81,7 +81,7 @@ def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: 
         out = tmp_path / "out.jsonl"
         with out.open("wb") as sink:
             process = subprocess.Popen([TAP, "--config", str(config_path)], stdout=sink, stderr=subprocess.PIPE)
-            time.sleep(1.0)
+            _wait_for_records(out)  # the signal lands in the middle of the sync, not during start-up
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
         assert process.returncode == 143, stderr.decode()[-2000:]
@@ -95,6 +95,13 @@ def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: 
         assert resumed.returncode == 0
         assert set(emitted) | set(resumed.event_ids()) == {e["event_id"] for e in emulator.summary()}
         assert not set(emitted) & set(resumed.event_ids()), "a clean stop replays nothing"
+
+
+def _wait_for_records(out: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while b'"type":"RECORD"' not in out.read_bytes():
+        assert time.monotonic() < deadline, "the tap wrote no record"
+        time.sleep(0.05)
 
 
 def _selected_catalog(tmp_path: Path, emulator: Emulator, names: set[str]) -> dict:
