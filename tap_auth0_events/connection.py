@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,14 +26,17 @@ from tap_auth0_events.errors import (
     OffsetExpiredError,
     PermissionDeniedError,
     StreamCorruptError,
+    StreamStuckError,
 )
+from tap_auth0_events.event_types import stream_name
 from tap_auth0_events.records import MalformedEventError, load_json
 from tap_auth0_events.sse import SSEDecoder
 from tap_auth0_events.vocabulary import DecodedEvent, EventCodec, TokenProvider
 
 READ_CHUNK = 256 * 1024
-# A frame that is broken this many times in a row at the same position is not a passing fault.
-MAX_BROKEN_FRAME_REPEATS = 3
+# A broken frame, or the same `event: error`, this many times in a row at the same position is not
+# a passing fault: the run stops there rather than skip an event.
+MAX_REPEATS = 3
 # The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
 MAX_RETRY_AFTER = 600.0
 # Codes of `event: error` meaning the position itself is unusable (not a passing fault).
@@ -84,6 +88,7 @@ class EventFeed:
         connect_timeout: float = 10.0,
         max_backoff: float = 30.0,
         codec: EventCodec,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._codec = codec
@@ -94,11 +99,13 @@ class EventFeed:
         self._log = logger
         self._timeouts = (connect_timeout, read_timeout)
         self._max_backoff = max_backoff
+        self._deadline = deadline  # time.monotonic() after which a pause is pointless
         self._sleep = sleep
         self.offset: str | None = None
         self.connections = 0
         self.faults = 0
-        self._broken: tuple[str | None, int] = (None, 0)
+        self.last_fault = "none"  # what the last fault was, in words (never a header or a token)
+        self._repeats = _Repeats()
 
     def messages(self, start: StartPosition) -> Generator[FeedMessage, None, None]:
         """Yield messages forever; the caller stops iterating when its run is over."""
@@ -113,6 +120,8 @@ class EventFeed:
                 continue
             may_renew_token = may_renew_token or attempt.connected
             pause = pacing.pause_after(attempt)
+            if self._deadline is not None:  # past the run's end the reader stops at the next message
+                pause = min(pause, max(0.0, self._deadline - time.monotonic()))
             if pause:
                 self._log.debug("reconnecting in %.2fs", pause)
                 self._sleep(pause)
@@ -133,8 +142,7 @@ class EventFeed:
             attempt.wait = self._check_status(response)
             attempt.rate_limited = response.status_code == 429
             if attempt.wait > 0.0:
-                self.faults += 1
-                yield FeedMessage(Kind.FAULT)
+                yield self._fault(_status_fault(response))
                 return
             attempt.connected = True
             self.connections += 1
@@ -146,16 +154,19 @@ class EventFeed:
                 yield message
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
-            self.faults += 1
             self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
-            yield FeedMessage(Kind.FAULT)
+            yield self._fault(f"a connection error ({_describe(exc)})")
         except _ServerCycled as cycled:
             if cycled.fault:
-                self.faults += 1
-                yield FeedMessage(Kind.FAULT)
+                yield self._fault(cycled.fault)
         finally:
             if decoder is not None:
                 attempt.retry_ms = decoder.retry
+
+    def _fault(self, cause: str) -> FeedMessage:
+        self.faults += 1
+        self.last_fault = cause
+        return FeedMessage(Kind.FAULT)
 
     def _open(self, start: StartPosition) -> requests.Response:
         params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self._event_types]
@@ -198,10 +209,7 @@ class EventFeed:
         if status == 410:
             raise OffsetExpiredError(_expired_message(self.offset, detail))
         if status == 400:
-            raise BadRequestError(
-                f"HTTP 400 from the Events API{detail}: the stored offset is malformed or an event type is "
-                f"not supported by this tenant (event types asked for: {len(self._event_types)})"
-            )
+            raise BadRequestError(_bad_request_message(detail, self._event_types))
         raise BadRequestError(f"HTTP {status} from {self._url}{detail}: check domain / api_url")
 
     def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
@@ -226,6 +234,7 @@ class EventFeed:
                             batch = []
                         if name == "offset-only":
                             self.offset = sse_id
+                            self._repeats.clear()
                             yield FeedMessage(Kind.OFFSET, offset=sse_id)
                         elif name == "error":
                             self._on_error_event(data)
@@ -243,30 +252,28 @@ class EventFeed:
             response.close()
         if decoder.pending:
             self._log.warning("connection closed in the middle of a message; resuming from the last offset")
-            raise _ServerCycled(fault=True)
+            raise _ServerCycled(fault="a connection closed in the middle of a message")
         self._log.info("the Events API closed the connection (normal cycling); resuming")
-        raise _ServerCycled(fault=False)
+        raise _ServerCycled()
 
     def _deliver(self, batch: list[DecodedEvent]) -> Iterator[FeedMessage]:
         yield FeedMessage(Kind.EVENT, events=batch)
         # The offset moves only when the consumer asks for the next message, i.e. after it has
         # handled these events.
         self.offset = batch[-1][0]
-        self._broken = (None, 0)
+        self._repeats.clear()
 
     def _on_broken_frame(self, exc: Exception) -> None:
         """Reconnect from the last good offset; give up (without skipping) if it keeps happening."""
-        position, count = self._broken
-        count = count + 1 if position == self.offset else 1
-        self._broken = (self.offset, count)
+        count = self._repeats.count(self.offset, "broken frame")
         where = f"after offset {self.offset}" if self.offset else "at the start position"
-        if count >= MAX_BROKEN_FRAME_REPEATS:
+        if count >= MAX_REPEATS:
             raise StreamCorruptError(
                 f"the message {where} was not a valid event {count} times in a row ({exc}); "
                 "stopping without moving past it, so no event is skipped. Retry later or report it to Auth0"
             )
         self._log.warning("a message %s was not a valid event (%s); reconnecting to fetch it again", where, exc)
-        raise _ServerCycled(fault=True)
+        raise _ServerCycled(fault=f"a message that was not a valid event ({exc})")
 
     def _on_error_event(self, data: bytes) -> None:
         try:
@@ -278,17 +285,41 @@ class EventFeed:
             raise OffsetExpiredError(_expired_message(self.offset, f" ({code}: {message})"))
         if code == "connection_timeout":
             self._log.info("server ended the connection (connection_timeout); resuming")
-            raise _ServerCycled(fault=False)
-        self._log.warning("error event from the Events API (%s: %s); reconnecting", code, message)
-        raise _ServerCycled(fault=True)
+            raise _ServerCycled()
+        where = f"offset {self.offset}" if self.offset else "the start position"
+        count = self._repeats.count(self.offset, code)
+        if count >= MAX_REPEATS:
+            raise StreamStuckError(
+                f"the Events API sent `event: error` {code} at {where} {count} times in a row without progress "
+                f"({message}); stopping without moving past it, so no event is skipped (STATE covers every event "
+                "before it). Retry later, or report it to Auth0 with the offset"
+            )
+        self._log.warning("error event from the Events API at %s (%s: %s); reconnecting", where, code, message)
+        raise _ServerCycled(fault=f"`event: error` {code} ({message})")
 
 
 class _ServerCycled(Exception):
-    """The server closed the stream; `fault` says whether it was a clean close."""
+    """The server closed the stream; `fault` says why when it was not a clean close."""
 
-    def __init__(self, *, fault: bool) -> None:
+    def __init__(self, *, fault: str = "") -> None:
         super().__init__()
         self.fault = fault
+
+
+class _Repeats:
+    """How many times in a row the same trouble met the same position (progress clears it)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str | None, str] | None = None
+        self._count = 0
+
+    def count(self, position: str | None, trouble: str) -> int:
+        self._count = self._count + 1 if self._last == (position, trouble) else 1
+        self._last = (position, trouble)
+        return self._count
+
+    def clear(self) -> None:
+        self._last, self._count = None, 0
 
 
 @dataclass(slots=True)
@@ -351,6 +382,30 @@ def _retry_after(header: str | None, now: float | None = None) -> float:
         when = when.replace(tzinfo=timezone.utc)
     seconds = when.timestamp() - (time.time() if now is None else now)
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _bad_request_message(detail: str, asked_for: Sequence[str]) -> str:
+    """HTTP 400: an event type the tenant does not support, named with how to deselect it, or a bad offset."""
+    named = [name for name in asked_for if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", detail)]
+    if not named:
+        return (
+            f"HTTP 400 from the Events API{detail}: the stored offset is malformed or an event type is "
+            f"not supported by this tenant (event types asked for: {len(asked_for)})"
+        )
+    streams = " ".join(stream_name(event_type) for event_type in named)
+    return (
+        f"HTTP 400 from the Events API{detail}: this tenant does not support the event type {', '.join(named)}. "
+        f"Deselect its stream (meltano select tap-auth0-events --exclude {streams} '*', or "
+        "selected: false in the catalog), or select every stream: without event_type filters the tenant "
+        "sends only the types it has"
+    )
+
+
+def _status_fault(response: requests.Response) -> str:
+    """A 429 or 5xx answer in words, with the Retry-After the server gave."""
+    if response.status_code == 429:
+        return f"HTTP 429 rate limited (Retry-After: {response.headers.get('Retry-After') or 'none'})"
+    return f"HTTP {response.status_code}"
 
 
 def _error_detail(response: requests.Response) -> str:

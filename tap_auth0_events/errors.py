@@ -34,3 +34,11 @@ class OffsetExpiredError(TapAuth0EventsError):
 
 class StreamCorruptError(TapAuth0EventsError):
     """The same frame arrived broken several times in a row; the tap will not skip it."""
+
+
+class StreamStuckError(TapAuth0EventsError):
+    """The same `event: error` at the same position several times in a row; the tap will not skip it."""
+
+
+class StreamUnreadableError(TapAuth0EventsError):
+    """The run reached max_run_seconds having met only faults since its last progress."""

@@ -15,6 +15,8 @@ from tap_auth0_events.errors import (
     OffsetExpiredError,
     PermissionDeniedError,
     StreamCorruptError,
+    StreamStuckError,
+    StreamUnreadableError,
     TapAuth0EventsError,
 )
 
@@ -27,6 +29,8 @@ EXIT_CODES: dict[type[TapAuth0EventsError], int] = {
     BadRequestError: 5,
     OffsetExpiredError: 6,
     StreamCorruptError: 7,
+    StreamStuckError: 8,
+    StreamUnreadableError: 9,
 }
 
 

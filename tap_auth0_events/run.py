@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tap_auth0_events.connection import EventFeed, Kind, StartPosition
-from tap_auth0_events.errors import TapAuth0EventsError
+from tap_auth0_events.errors import StreamUnreadableError, TapAuth0EventsError
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY
 from tap_auth0_events.vocabulary import DecodedEvent
 
 
@@ -49,11 +50,16 @@ class RunLimits:
     stop_requested: threading.Event = field(default_factory=threading.Event)
 
 
+KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
 @dataclass(slots=True)
 class RunStats:
     emitted: int = 0
     skipped: int = 0  # events of types no selected stream takes
     stop_reason: str = ""
+    # Events of types this version has no stream for, by type (to other_events when it is selected).
+    unknown_types: dict[str, int] = field(default_factory=dict)
 
 
 def read_events(
@@ -90,6 +96,9 @@ class _BoundedRead:
         self.begun = self.last_message_at = self.last_checkpoint_at = self.last_progress_at = time.monotonic()
         self.deadline = self.begun + limits.max_run_seconds
         self.previous_kind = Kind.CONNECTED
+        # Since the last progress (an event or an offset): faults, and whether a connection was healthy.
+        self.faults_since_progress = 0
+        self.healthy_since_progress = False
 
     def steps(self) -> Iterator[Emit | Checkpoint]:
         messages = self.feed.messages(self.start)
@@ -118,12 +127,29 @@ class _BoundedRead:
             messages.close()
         yield Checkpoint(self.offset, self.newest_time)
         self._log_progress(time.monotonic())
+        if self.stats.stop_reason.startswith("max_run_seconds") and self._only_faults():
+            raise StreamUnreadableError(
+                "max_run_seconds reached without reading the stream: "
+                f"{self.faults_since_progress} failed attempts since the last progress, "
+                f"the last one {self.feed.last_fault}"
+            )
 
     def _note_message(self, kind: Kind, now: float) -> None:
         # Time spent on a broken or silent connection is not "idle": idle means caught up.
-        if kind is not Kind.FAULT and self.previous_kind is not Kind.FAULT:
-            self.idle += now - self.last_message_at
+        if kind is Kind.FAULT:
+            self.faults_since_progress += 1
+        else:
+            if self.previous_kind is not Kind.FAULT:
+                self.idle += now - self.last_message_at
+            if kind is Kind.TICK:
+                self.healthy_since_progress = True
+            elif kind is not Kind.CONNECTED:  # an event or an offset: progress
+                self.faults_since_progress, self.healthy_since_progress = 0, False
         self.last_message_at, self.previous_kind = now, kind
+
+    def _only_faults(self) -> bool:
+        """True when, since its last progress, the read met faults and no healthy connection."""
+        return self.faults_since_progress > 0 and not self.healthy_since_progress
 
     def _events(self, events: list[DecodedEvent], now: float) -> Iterator[Emit | Checkpoint]:
         """The records of one read from the connection, up to the time bound (the hot loop: the
@@ -141,8 +167,11 @@ class _BoundedRead:
             if event_type in selected_types:
                 out.append((event_type, record))
                 since += 1
-            else:
+            elif event_type in KNOWN_TYPES or not self._unknown(event_type):
                 self.stats.skipped += 1
+            else:
+                out.append((OTHER_EVENTS_KEY, record))
+                since += 1
             offset = event_offset
             if newest_time is None or event_time > newest_time:
                 newest_time = event_time
@@ -154,6 +183,11 @@ class _BoundedRead:
         self.offset, self.newest_time, self.since_checkpoint = offset, newest_time, since
         if out:
             yield self._emit(out)
+
+    def _unknown(self, event_type: str) -> bool:
+        """Count an event of a type this version does not know; True when other_events takes it."""
+        self.stats.unknown_types[event_type] = self.stats.unknown_types.get(event_type, 0) + 1
+        return OTHER_EVENTS_KEY in self.selected_types
 
     def _emit(self, records: list[tuple[str, Any]]) -> Emit:
         self.stats.emitted += len(records)

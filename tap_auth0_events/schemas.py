@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
-from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, stream_name
 
 COMMON_FILE = "common.json"
 
@@ -63,7 +63,7 @@ def shared_schema(event_type: str) -> dict[str, Any]:
 
 @functools.cache
 def _resolved_schema(event_type: str) -> dict[str, Any]:
-    if event_type not in EVENT_TYPES:
+    if event_type not in EVENT_TYPES and event_type != OTHER_EVENTS_KEY:
         raise ValueError(f"Unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}.")
     resolver = _Resolver(schema_dir())
     file_name = f"{stream_name(event_type)}.json"

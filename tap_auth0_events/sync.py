@@ -22,6 +22,7 @@ from tap_auth0_events import __version__
 from tap_auth0_events.auth import make_token_provider
 from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.errors import OffsetExpiredError
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, OTHER_EVENTS_STREAM
 from tap_auth0_events.run import Checkpoint, Emit, RunLimits, RunStats, read_events
 from tap_auth0_events.settings import START_DATE_FORMAT, Settings
 from tap_auth0_events.vocabulary import EventCodec, Sink, StreamRef, TokenProvider
@@ -111,6 +112,8 @@ class Syncer:
             yield from reader.read(streams, main, started_at, "reached an event from after the run started")
         finally:
             session.close()
+            taken = any(stream.event_type == OTHER_EVENTS_KEY for stream in streams)
+            _log_unknown_types(self.logger, reader.unknown_types, taken=taken)
 
     def commit(self, commit: Commit) -> None:
         """Record the position in the bookmark of every stream of the pass (called after its records)."""
@@ -136,6 +139,7 @@ class _PassReader:
     ) -> None:
         self.syncer, self.settings, self.logger = syncer, syncer.settings, syncer.logger
         self.session, self.tokens, self.codec, self.deadline = session, tokens, codec, deadline
+        self.unknown_types: dict[str, int] = {}  # over all passes: logged once, at the end
 
     def read(
         self, streams: Sequence[StreamRef], start: StartPosition, stop_at: datetime, stop_label: str
@@ -145,15 +149,16 @@ class _PassReader:
         feed = EventFeed(
             base_url=self.settings.base_url,
             tokens=self.tokens,
-            event_types=sorted(types),
+            event_types=event_type_filters(types),
             session=self.session,
             logger=self.logger,
             read_timeout=self.settings.read_timeout_seconds,
             max_backoff=self.settings.max_backoff_seconds,
             codec=self.codec,
+            deadline=self.deadline,
         )
         stats = RunStats()
-        self.logger.info("reading %d event types from %s, %s", len(types), self.settings.base_url, _describe(start))
+        self.logger.info("reading %s from %s, %s", _describe_types(types), self.settings.base_url, _describe(start))
         names = [stream.name for stream in streams]
         limits = RunLimits(
             stop_at_time=stop_at,
@@ -184,7 +189,37 @@ class _PassReader:
             feed.connections,
             feed.faults,
         )
+        for event_type, count in stats.unknown_types.items():
+            self.unknown_types[event_type] = self.unknown_types.get(event_type, 0) + count
         return not (stats.stop_reason.startswith("max_run_seconds") or self.syncer.stop_requested.is_set())
+
+
+def event_type_filters(types: frozenset[str]) -> list[str]:
+    """The `event_type` filters of a connection for these stream keys: none when every known type is
+    asked for (or only the catch-all), so that types this version does not know arrive too."""
+    known = sorted(types - {OTHER_EVENTS_KEY})
+    if not known or set(EVENT_TYPES) <= types:
+        return []
+    return known
+
+
+def _describe_types(types: frozenset[str]) -> str:
+    filters = event_type_filters(types)
+    return f"{len(filters)} event types" if filters else "every event type (no event_type filter)"
+
+
+def _log_unknown_types(logger: logging.Logger, unknown: dict[str, int], *, taken: bool) -> None:
+    if not unknown:
+        return
+    counts = ", ".join(f"{event_type} ({count})" for event_type, count in sorted(unknown.items()))
+    where = f"kept in the {OTHER_EVENTS_STREAM} stream" if taken else f"skipped ({OTHER_EVENTS_STREAM} is not selected)"
+    logger.warning(
+        "%d events of types this version of tap-auth0-events does not know arrived: %s; %s. "
+        "A newer version may have streams for them: upgrade tap-auth0-events",
+        sum(unknown.values()),
+        counts,
+        where,
+    )
 
 
 # -- positions ---------------------------------------------------------------------------------

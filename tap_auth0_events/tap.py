@@ -13,7 +13,7 @@ from typing import IO, Any
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_auth0_events.errors import InputError
-from tap_auth0_events.event_types import EVENT_TYPES
+from tap_auth0_events.event_types import STREAM_KEYS
 from tap_auth0_events.exits import exit_code
 from tap_auth0_events.sdk_seam import EventStreamLike, OneConnectionTap
 from tap_auth0_events.settings import config_jsonschema, read_catalog, read_state
@@ -36,7 +36,7 @@ class TapAuth0Events(OneConnectionTap):
     ]
 
     def discover_streams(self) -> list[EventStream]:
-        return [EventStream(self, event_type) for event_type in EVENT_TYPES]
+        return [EventStream(self, key) for key in STREAM_KEYS]
 
     def event_streams(self) -> list[EventStreamLike]:
         return [stream for stream in self.streams.values() if isinstance(stream, EventStream)]
