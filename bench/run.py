@@ -37,7 +37,15 @@ DIR's own.
 
     bash bench/run.sh                      # the documented command (sets up, installs, runs this)
     bash bench/run.sh --variant main=DIR   # before/after: DIR is a checkout of the code before
+    bash bench/run.sh --filtered           # also tap[filtered]: no filter (tap) vs event_type filters
     .venv/bin/python bench/run.py --help
+
+--filtered adds tap[filtered] to the side-by-side and steady-state rounds: this tree's start, as
+`tap`, with --catalog FILE, the tap's own --discover catalog with `selected: false` on the stream of
+the type with the fewest events in the emulator's log (GET /_emulator/events) and `selected: true`
+on every other, so its connection carries `event_type` filters; its done point is its (N minus that
+type's events)-th RECORD line. Reported: tap ÷ tap[filtered] events/s (each one's records ÷ its
+seconds) and each one's CPU s per 1M events, per size, with per-round ranges; no target.
 """
 
 from __future__ import annotations
