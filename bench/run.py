@@ -37,7 +37,15 @@ DIR's own.
 
     bash bench/run.sh                      # the documented command (sets up, installs, runs this)
     bash bench/run.sh --variant main=DIR   # before/after: DIR is a checkout of the code before
+    bash bench/run.sh --filtered           # also tap[filtered]: no filter (tap) vs event_type filters
     .venv/bin/python bench/run.py --help
+
+--filtered adds tap[filtered] to the side-by-side and steady-state rounds: this tree's start, as
+`tap`, with --catalog FILE, the tap's own --discover catalog with `selected: false` on the stream of
+the type with the fewest events in the emulator's log (GET /_emulator/events) and `selected: true`
+on every other, so its connection carries `event_type` filters; its done point is its (N minus that
+type's events)-th RECORD line. Reported: tap ÷ tap[filtered] events/s (each one's records ÷ its
+seconds) and each one's CPU s per 1M events, per size, with per-round ranges; no target.
 """
 
 from __future__ import annotations
@@ -78,10 +86,14 @@ ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRIT
 RECORD = b'{"type":"RECORD"'
 PEERS = ("wire", "node", "sseclient", "bare", "tap")
 STEADY_PEERS = ("node", "bare")  # beside the taps in the steady-state rounds
+FILTERED = "tap[filtered]"  # --filtered: tap with a catalog leaving out one rare type (event_type filters)
+# A tap's last RECORD lines this long after the read before them waited for its end-of-run flush
+# (idle_timeout_seconds is 1; reads of a backlog come back to back): see flush_waits().
+FLUSH_WAIT = 0.5
 FIRST_REQUEST_EVENTS = 2_000  # the emulator behind the proxy of the time-to-first-request runs
 
 sys.path.insert(0, str(ROOT))
-from tap_auth0_events.event_types import EVENT_TYPES  # noqa: E402
+from tap_auth0_events.event_types import EVENT_TYPES, stream_name  # noqa: E402
 
 
 @dataclass
@@ -91,6 +103,10 @@ class Sample:
     rss_mb: float
     count: int
     reader_cpu: float = 0.0  # CPU this process spent reading the consumer's output (the tap's)
+    # The tap's last read that brought RECORD lines: how many, and the seconds since the one before it.
+    # A tail held in the tap's buffer until its end-of-run flush (after idle_timeout_seconds) shows here.
+    tail_records: int = 0
+    tail_gap: float = 0.0
 
 
 @dataclass
@@ -135,6 +151,7 @@ class EmulatorProcess:
 
     def __init__(self, events: int, workdir: Path) -> None:
         self.events = events
+        self.deselected = 0  # --filtered: events of the type tap[filtered]'s catalog leaves out
         EmulatorProcess.started_count += 1
         # One name per emulator: a second emulator of one size must not read the first's port file.
         tag = f"{events}-{EmulatorProcess.started_count}"
@@ -205,6 +222,58 @@ def stream_bytes(url: str, events: int) -> int:
                 position = found + 2
             consumed += len(chunk)
             previous = data[-65536:]
+
+
+def type_counts(emu: EmulatorProcess) -> dict[str, int]:
+    """Events per type in the emulator's log (`GET /_emulator/events`), counted as its bytes arrive.
+
+    The body is one JSON array of flat objects (`{"seq":..,"event_type":"..",..}`): each read is
+    counted up to its last `}` (whole entries only) and the rest is carried into the next.
+    """
+    patterns = {event_type: b'"event_type":"%s"' % event_type.encode() for event_type in EVENT_TYPES}
+    counts = dict.fromkeys(EVENT_TYPES, 0)
+    with requests.get(f"{emu.url}/_emulator/events", stream=True, timeout=600) as response:
+        response.raise_for_status()
+        rest = b""
+        for chunk in response.iter_content(READ):
+            data = rest + chunk
+            end = data.rfind(b"}") + 1
+            for event_type, pattern in patterns.items():
+                counts[event_type] += data.count(pattern, 0, end)
+            rest = data[end:]
+    if sum(counts.values()) != emu.events:
+        raise SystemExit(f"the emulator's log holds {sum(counts.values())} events of known types, "
+                         f"expected {emu.events}")
+    return counts
+
+
+def rarest(counts: dict[str, int]) -> str:
+    """The type with the fewest events that has at least one (so the catalog leaves out real events)."""
+    present = {event_type: count for event_type, count in counts.items() if count}
+    return min(present or counts, key=lambda event_type: (counts[event_type], event_type))
+
+
+def filtered_catalog(start: TapStart, url: str, workdir: Path, deselect: str) -> Path:
+    """This tree's `--discover` catalog with every stream selected but DESELECT's (stream-level metadata)."""
+    config = tap_config(url, workdir, "discover")
+    with open(workdir / "tap-discover.log", "w") as log:
+        done = subprocess.run([*start.argv(config), "--discover"], env=start.env(), stdout=subprocess.PIPE,
+                              stderr=log, cwd=workdir, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"tap --discover: exit {done.returncode}; see {log.name}")
+    catalog = json.loads(done.stdout)
+    wanted = stream_name(deselect)
+    found = False
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] != wanted
+                found = found or stream["tap_stream_id"] == wanted
+    if not found:
+        raise SystemExit(f"tap --discover: no stream {wanted} with stream-level metadata")
+    path = workdir / "catalog-filtered.json"
+    path.write_text(json.dumps(catalog))
+    return path
 
 
 # -- running one consumer -------------------------------------------------------------------------
@@ -318,6 +387,7 @@ class TapStart:
     entry: str  # "module:attribute[.attribute]", as in [project.scripts]
     root: str  # the directory holding the tap_auth0_events package to run
     pythonpath: str | None = None  # put first on PYTHONPATH (the tree of ROOT)
+    catalog: str | None = None  # --catalog FILE (tap[filtered])
 
     def argv(self, config: Path) -> list[str]:
         module, _, attribute = self.entry.partition(":")
@@ -331,7 +401,8 @@ class TapStart:
             "sys.argv[0] = 'tap-auth0-events'",
             f"sys.exit({attribute}())",
         ])
-        return [sys.executable, "-c", code, "--config", str(config)]
+        return [sys.executable, "-c", code, "--config", str(config),
+                *(["--catalog", self.catalog] if self.catalog else [])]
 
     def env(self) -> dict[str, str]:
         if not self.pythonpath:
@@ -352,7 +423,11 @@ def tap_config(url: str, workdir: Path, name: str) -> Path:
 
 
 def run_tap(emu: EmulatorProcess, events: int, workdir: Path, start: TapStart) -> Sample:
-    """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here."""
+    """The tap as a Singer tap runs: RECORD lines into a pipe, read and counted here.
+
+    EVENTS is the number of RECORD lines the run must deliver: its time is that of the read that
+    brought the last of them (with a catalog leaving types out, fewer than the emulator's events).
+    """
     config = tap_config(emu.url, workdir, str(events))
     with open(workdir / f"tap-{events}.log", "w") as log:
         started = time.perf_counter()
@@ -360,7 +435,8 @@ def run_tap(emu: EmulatorProcess, events: int, workdir: Path, start: TapStart) -
         proc = tap.proc
         assert proc.stdout is not None
         count = 0
-        last_record_at = started
+        last_record_at = previous_record_at = started
+        last_found = 0
         reader_cpu = time.process_time()
         # Count line starts of RECORD messages: in each read, and across the boundary with the last.
         # Reads go into one buffer (no allocation per read) and are counted in place.
@@ -377,15 +453,17 @@ def run_tap(emu: EmulatorProcess, events: int, workdir: Path, start: TapStart) -
             before = (before + buffer[:size])[-edge:] if size < edge else bytes(buffer[size - edge : size])
             if found:
                 count += found
-                last_record_at = time.perf_counter()
+                previous_record_at, last_record_at, last_found = last_record_at, time.perf_counter(), found
         reader_cpu = time.process_time() - reader_cpu
         proc.stdout.close()
         cpu, rss = tap.wait()
     if proc.returncode != 0:
         raise SystemExit(f"tap: exit {proc.returncode}; see {log.name}")
     if count != events:
-        raise SystemExit(f"tap: {count} RECORD lines, expected {events}")
-    return Sample(last_record_at - started, cpu, rss, count, reader_cpu)
+        raise SystemExit(f"tap: {count} RECORD lines, expected {events}"
+                         + (f" (catalog {start.catalog})" if start.catalog else ""))
+    tail_gap = last_record_at - previous_record_at
+    return Sample(last_record_at - started, cpu, rss, count, reader_cpu, last_found, tail_gap)
 
 
 # -- time to first request -----------------------------------------------------------------------
@@ -472,6 +550,9 @@ def consumer(
     name: str, emu: EmulatorProcess, events: int, nbytes: int, workdir: Path, starts: dict[str, TapStart]
 ) -> Sample:
     url = emu.events_url
+    if name == FILTERED:
+        # Done at its last record: N minus the events of the type its catalog leaves out.
+        return run_tap(emu, events - emu.deselected, workdir, starts[name])
     if name in starts:
         return run_tap(emu, events, workdir, starts[name])
     if name == "wire":
@@ -525,14 +606,21 @@ def machine() -> dict[str, str]:
     }
 
 
+def is_tap(name: str) -> bool:
+    """tap and each --variant: the consumers the ratio columns and targets are about (not tap[filtered])."""
+    return name == "tap" or (name.startswith("tap[") and name != FILTERED)
+
+
 def label(name: str) -> str:
+    if name == FILTERED:
+        return "tap-auth0-events with a catalog leaving one type out (`event_type` filters)"
     if name.startswith("tap["):
         return f"tap-auth0-events, variant {name[4:-1]} (Singer RECORDs to a pipe)"
     return LABELS[name]
 
 
 def table(summaries: dict[str, Summary], rounds: int) -> str:
-    taps = [name for name in summaries if name == "tap" or name.startswith("tap[")]
+    taps = [name for name in summaries if is_tap(name)]
     events = next(iter(summaries.values())).events
     header = "".join(f" {name} ÷ this |" for name in taps)
     lines = [
@@ -595,7 +683,7 @@ def verdict(name: str, summaries: dict[str, Summary], scaled: list[Summary]) -> 
 
 
 def steady_table(summaries: dict[str, Summary], rounds: int) -> str:
-    taps = [name for name in summaries if name == "tap" or name.startswith("tap[")]
+    taps = [name for name in summaries if is_tap(name)]
     events = next(iter(summaries.values())).events
     header = "".join(f" {name} ÷ this (events/s) |" for name in taps)
     cpu_header = " tap ÷ this (CPU s per 1M) |" if "tap" in summaries else ""
@@ -625,7 +713,7 @@ def steady_verdict(summaries: dict[str, Summary]) -> list[str]:
     out = []
     node = summaries.get("node")
     for name, s in summaries.items():
-        if node is None or not (name == "tap" or name.startswith("tap[")):
+        if node is None or not is_tap(name):
             continue
         ratio = s.rate / node.rate
         out.append(
@@ -634,7 +722,7 @@ def steady_verdict(summaries: dict[str, Summary]) -> list[str]:
         )
     tap = summaries.get("tap")
     for name, s in summaries.items():
-        if tap is None or not name.startswith("tap["):
+        if tap is None or not name.startswith("tap[") or name == FILTERED:
             continue
         ratio = tap.cpu_per_million / s.cpu_per_million
         out.append(
@@ -643,6 +731,61 @@ def steady_verdict(summaries: dict[str, Summary]) -> list[str]:
             f"{'MET' if ratio <= 1.10 else 'NOT MET'} (medians{per_round_cpu(tap, s)})"
         )
     return out
+
+
+def flush_waits(summary: Summary) -> tuple[list[float], int]:
+    """Each round's records/s up to the read before an end-of-run flush wait, and how many rounds had one.
+
+    The tap writes its records in ~200-record batches, all of them at a checkpoint (every 10,000
+    records or 5 s) and at the end of the run, after idle_timeout_seconds of silence. A run whose
+    record count is a multiple of 10,000 (and under 5 s) ends on a checkpoint; tap[filtered]'s N
+    minus the left-out type's events is not, so its last (< ~200) records can reach the pipe only
+    with the end-of-run flush, ~1 s after the rest: the buffer, not the filters. For a round with
+    such a wait, the rate is taken at the read before it (records before the tail ÷ its time).
+    """
+    rates, waits = [], 0
+    for sample in summary.samples:
+        if sample.tail_gap >= FLUSH_WAIT and sample.tail_records < sample.count:
+            waits += 1
+            rates.append((sample.count - sample.tail_records) / (sample.seconds - sample.tail_gap))
+        else:
+            rates.append(summary.events / sample.seconds)
+    return rates, waits
+
+
+def filtered_line(summaries: dict[str, Summary], what: str) -> list[str]:
+    """tap (no catalog) ÷ tap[filtered] (a catalog leaving one type out) in events/s, and each one's CPU per 1M.
+
+    Each one's events are the records it delivered (tap[filtered]: N minus the left-out type's events)."""
+    tap, filtered = summaries.get("tap"), summaries.get(FILTERED)
+    if tap is None or filtered is None or not tap.samples:
+        return []
+    ratios = sorted((tap.events / t.seconds) / (filtered.events / f.seconds)
+                    for t, f in zip(tap.samples, filtered.samples, strict=True))
+    cpus = sorted((t.cpu / tap.events) / (f.cpu / filtered.events)
+                  for t, f in zip(tap.samples, filtered.samples, strict=True))
+    (tap_rates, tap_waits), (filtered_rates, filtered_waits) = flush_waits(tap), flush_waits(filtered)
+    rounds = len(tap.samples)
+    waits = []
+    if tap_waits or filtered_waits:
+        at_read = sorted(t / f for t, f in zip(tap_rates, filtered_rates, strict=True))
+        waits.append(
+            f"end-of-run flush waits ({what}; last records ≥ {FLUSH_WAIT} s after the read before them, see "
+            f"flush_waits() in bench/run.py): tap in {tap_waits} of {rounds} rounds, tap[filtered] in "
+            f"{filtered_waits} of {rounds}; taking those rounds' rates at the read before the wait, tap ÷ "
+            f"tap[filtered] = {statistics.median(tap_rates) / statistics.median(filtered_rates):.2f}x "
+            f"({statistics.median(tap_rates):,.0f} ÷ {statistics.median(filtered_rates):,.0f}; within each round: "
+            f"median {statistics.median(at_read):.2f}, {at_read[0]:.2f} to {at_read[-1]:.2f})"
+        )
+    return [
+        f"tap ÷ tap[filtered] events/s ({what}: {tap.events:,} records ÷ {filtered.events:,}) = "
+        f"{tap.rate / filtered.rate:.2f}x ({tap.rate:,.0f} ÷ {filtered.rate:,.0f}; medians; within each round: "
+        f"median {statistics.median(ratios):.2f}, {ratios[0]:.2f} to {ratios[-1]:.2f})",
+        f"CPU s per 1M events ({what}): tap {tap.cpu_per_million:.2f}, tap[filtered] {filtered.cpu_per_million:.2f} "
+        f"(tap ÷ tap[filtered] = {tap.cpu_per_million / filtered.cpu_per_million:.2f}; within each round: "
+        f"median {statistics.median(cpus):.2f}, {cpus[0]:.2f} to {cpus[-1]:.2f})",
+        *waits,
+    ]
 
 
 def first_request_line(name: str, seconds: list[float]) -> str:
@@ -657,18 +800,20 @@ def run_rounds(
     names: list[str], emu: EmulatorProcess, rounds: int, nbytes: int, workdir: Path, starts: dict[str, TapStart],
     summaries: dict[str, Summary], what: str = "round",
 ) -> None:
-    events = emu.events
     for round_index in range(rounds):
         # Each round starts one consumer later, so no consumer always runs first or last.
         order = names[round_index % len(names):] + names[: round_index % len(names)]
         for name in order:
-            sample = consumer(name, emu, events, nbytes, workdir, starts)
+            sample = consumer(name, emu, emu.events, nbytes, workdir, starts)
             summaries[name].samples.append(sample)
+            events = summaries[name].events  # tap[filtered]: the records it delivers
             print(f"  {what} {round_index + 1}/{rounds} {name:12s} {events / sample.seconds:>10,.0f} "
                   f"events/s  {sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s"
                   + (f" ({sample.cpu / events * 1_000_000:.2f} s per 1M events)" if what != "round" else "")
                   + f"  rss {sample.rss_mb:6.0f} MB"
-                  + (f"  (reader cpu {sample.reader_cpu:.2f}s)" if sample.reader_cpu else ""),
+                  + (f"  (reader cpu {sample.reader_cpu:.2f}s)" if sample.reader_cpu else "")
+                  + (f"  (last {sample.tail_records} records {sample.tail_gap:.2f}s after the read before)"
+                     if name == FILTERED else ""),
                   flush=True)
 
 
@@ -700,6 +845,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{SDK_ENTRY}); repeatable. For before/after comparisons in one run. DIR={SDK_START}: this tree "
         f"started through the Singer SDK ({SDK_ENTRY}), which is the tap's own start when the tree has no cli.py.",
     )
+    parser.add_argument(
+        "--filtered",
+        action="store_true",
+        help=f"also run {FILTERED} in the side-by-side and steady-state rounds: this tree's tap (as `tap`) with "
+        "--catalog FILE, its own --discover catalog with every stream selected but the type with the fewest "
+        "events in the emulator's log (at least one), so its connection carries `event_type` filters; done at its "
+        "(N minus that type's events)-th record. Reports tap ÷ tap[filtered] events/s and each one's CPU s per 1M.",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest", help="writes OUT.json and OUT.md")
     args = parser.parse_args(argv)
 
@@ -721,11 +874,17 @@ def main(argv: list[str] | None = None) -> int:
     variants = {name: start for name, start in starts.items() if name != "tap"}
     names = [name for name in PEERS if name in args.only.split(",")] + list(variants)
     taps = [name for name in names if name in starts]
+    if args.filtered:
+        if "tap" not in names:
+            raise SystemExit(f"--filtered: {FILTERED} is compared with tap; keep tap in --only")
+        names.append(FILTERED)  # its start (with the catalog) is added once the emulator's log is counted
     sizes = [int(size) for size in args.scale.split(",") if size.strip()]
     if args.no_1m:
         sizes = [size for size in sizes if size != 1_000_000]
     steady_events = 0 if args.no_1m or args.steady_rounds <= 0 else args.steady_events
-    steady_names = [name for name in names if name in STEADY_PEERS or name in starts] if steady_events else []
+    steady_names = [
+        name for name in names if name in STEADY_PEERS or name in starts or name == FILTERED
+    ] if steady_events else []
     if "node" in names and not (BENCH / "node_modules" / "eventsource").is_dir():
         raise SystemExit("bench/node_modules is missing: run `bash bench/run.sh` (it runs `npm ci` in bench/)")
     if "wire" in names and not shutil.which("curl"):
@@ -742,12 +901,25 @@ def main(argv: list[str] | None = None) -> int:
     steady: dict[str, Summary] = {name: Summary(name, steady_events) for name in steady_names}
     first_request: dict[str, list[float]] = {name: [] for name in taps}
     scaled: dict[str, list[Summary]] = {name: [] for name in taps}
+    filtered_info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="tap-auth0-bench-") as tmp:
         workdir = Path(tmp)
         print(f"starting the emulator with {args.events:,} events ...", flush=True)
         emu = EmulatorProcess(args.events, workdir)
         try:
             print(f"  ready in {emu.generation_seconds:.0f}s at {emu.url}", flush=True)
+            if args.filtered:
+                counts = type_counts(emu)
+                deselect = rarest(counts)
+                emu.deselected = counts[deselect]
+                catalog = filtered_catalog(starts["tap"], emu.url, workdir, deselect)
+                starts[FILTERED] = TapStart(starts["tap"].entry, root, root, str(catalog))
+                summaries[FILTERED].events = args.events - emu.deselected
+                filtered_info = {"deselected_type": deselect, "stream": stream_name(deselect),
+                                 "streams_selected": len(EVENT_TYPES) - 1, "counts": {args.events: emu.deselected}}
+                print(f"  {FILTERED}: its catalog deselects {deselect} (stream {stream_name(deselect)}), the rarest "
+                      f"type in the emulator's log: {emu.deselected:,} of the {args.events:,} events; done at "
+                      f"record {args.events - emu.deselected:,}", flush=True)
             nbytes = stream_bytes(emu.events_url, args.events)
             print(f"  the stream through event {args.events:,} is {nbytes:,} bytes "
                   f"({nbytes / args.events:,.0f} bytes per message)", flush=True)
@@ -776,6 +948,12 @@ def main(argv: list[str] | None = None) -> int:
             emu = EmulatorProcess(steady_events, workdir)
             try:
                 print(f"  ready in {emu.generation_seconds:.0f}s", flush=True)
+                if FILTERED in steady:
+                    emu.deselected = type_counts(emu)[filtered_info["deselected_type"]]
+                    steady[FILTERED].events = steady_events - emu.deselected
+                    filtered_info["counts"][steady_events] = emu.deselected
+                    print(f"  {FILTERED}: {filtered_info['deselected_type']} has {emu.deselected:,} of the "
+                          f"{steady_events:,} events; done at record {steady_events - emu.deselected:,}", flush=True)
                 run_rounds(steady_names, emu, args.steady_rounds, 0, workdir, starts, steady, "steady round")
             finally:
                 emu.stop()
@@ -815,6 +993,8 @@ def main(argv: list[str] | None = None) -> int:
     verdicts = [line for name in taps for line in verdict(name, summaries, scaled[name])]
     steady_verdicts = steady_verdict(steady) if steady else []
     first_request_lines = [first_request_line(name, seconds) for name, seconds in first_request.items() if seconds]
+    filtered_lines = filtered_line(summaries, f"{args.events:,} events") + (
+        filtered_line(steady, f"steady state, {steady_events:,} events") if steady else [])
     for name in taps:
         lines = verdict(name, summaries, scaled[name])
         if lines:
@@ -823,6 +1003,11 @@ def main(argv: list[str] | None = None) -> int:
         report += ["", *(f"- {line}" for line in steady_verdicts)]
     if first_request_lines:
         report += ["", *(f"- {line}" for line in first_request_lines)]
+    if filtered_lines:
+        deselect = filtered_info["deselected_type"]
+        report += ["", f"{FILTERED}: every stream selected but {filtered_info['stream']} ({deselect}: "
+                   + ", ".join(f"{count:,} of {size:,} events" for size, count in filtered_info["counts"].items())
+                   + "); tap: no catalog", *(f"- {line}" for line in filtered_lines)]
     text = "\n".join(report)
     print()
     print(text)
@@ -858,7 +1043,8 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                     for name, runs in scaled.items()
                 },
-                "verdicts": verdicts + steady_verdicts + first_request_lines,
+                "filtered": filtered_info,
+                "verdicts": verdicts + steady_verdicts + first_request_lines + filtered_lines,
             },
             indent=1,
         )
