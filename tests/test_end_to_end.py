@@ -112,7 +112,7 @@ def test_client_credentials_get_a_token_from_oauth_token(tmp_path: Path, emulato
     assert emulator.token_requests == 1
 
 
-def test_about_lists_settings_and_discover_lists_22_streams(tmp_path: Path, emulator: Emulator) -> None:
+def test_about_lists_settings_and_discover_lists_25_streams(tmp_path: Path, emulator: Emulator) -> None:
     catalog = discover(tmp_path, tap_config(emulator))
     assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(map(stream_name, EVENT_TYPES))
     assert TOKEN not in str(catalog)

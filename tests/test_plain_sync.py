@@ -42,7 +42,7 @@ def test_plain_sync_writes_what_the_sdk_tap_writes(tmp_path: Path) -> None:
         assert PLAIN_MARK in plain.stderr and SDK_MARK not in plain.stderr
         assert SDK_MARK in sdk.stderr and "(fast path)" in sdk.stderr
         assert len(plain.records) == 640
-        assert [m["type"] for m in plain.messages[:22]] == ["SCHEMA"] * 22
+        assert [m["type"] for m in plain.messages[:25]] == ["SCHEMA"] * 25
         assert _comparable(plain.messages) == _comparable(sdk.messages)
 
         # A Meltano-style second run: a catalog selecting some streams, one of them new (back-filled),
@@ -207,8 +207,8 @@ def test_a_json_log_config_is_applied_as_the_sdk_applies_it(tmp_path: Path, emul
     sdk = run_tap(tmp_path, tap_config(emulator, stream_maps={}), env=env)
     assert plain.returncode == 0 and sdk.returncode == 0, plain.stderr + sdk.stderr
     assert "LOGGED INFO tap-auth0-events v" in plain.stderr and PLAIN_MARK in plain.stderr
-    assert "LOGGED INFO syncing 22 streams on one connection (fast path)" in plain.stderr
-    assert "LOGGED INFO syncing 22 streams on one connection (fast path)" in sdk.stderr
+    assert "LOGGED INFO syncing 25 streams on one connection (fast path)" in plain.stderr
+    assert "LOGGED INFO syncing 25 streams on one connection (fast path)" in sdk.stderr
     assert _comparable(plain.messages) == _comparable(sdk.messages)
 
 

@@ -1,4 +1,4 @@
-"""The built wheel, not the source tree, carries the 22 schemas and discovers every stream."""
+"""The built wheel, not the source tree, carries the 25 schemas and discovers every stream."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tap_auth0_events.event_types import EVENT_TYPES, stream_name
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_schemas_and_discovers_22_streams(tmp_path: Path) -> None:
+def test_wheel_ships_schemas_and_discovers_25_streams(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(ROOT)],
         check=True,
