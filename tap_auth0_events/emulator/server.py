@@ -186,6 +186,7 @@ class Emulator:
             excluded_types=self.config.unsupported_types,
         )
         self._appended = 0
+        self._last_moment = datetime.min.replace(tzinfo=timezone.utc)
         self._seed_history()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -236,6 +237,7 @@ class Emulator:
 
     def _append_generated(self, moment: datetime, event_type: str | None = None) -> StoredEvent:
         self._appended += 1
+        self._last_moment = moment
         stamp = moment
         if self.config.out_of_order_every and self._appended % self.config.out_of_order_every == 0:
             stamp = moment - timedelta(seconds=max(1.0, self.config.mean_gap_seconds) * 3)
@@ -243,9 +245,14 @@ class Emulator:
         return self.log.append(event, moment.timestamp())
 
     def append(self, count: int = 1, event_type: str | None = None) -> list[StoredEvent]:
-        """Append events happening now (stamped with the current time)."""
+        """Append events happening now: stamped with the current time, each at least a millisecond
+        after the one before (times carry milliseconds; two changes of one entity stamped alike
+        could not be told apart, by the models or by anyone)."""
         with self._lock:
-            return [self._append_generated(datetime.now(timezone.utc), event_type) for _ in range(count)]
+            return [self._append_generated(self._next_moment(), event_type) for _ in range(count)]
+
+    def _next_moment(self) -> datetime:
+        return max(datetime.now(timezone.utc), self._last_moment + timedelta(milliseconds=1))
 
     def append_event(self, event: dict[str, Any]) -> StoredEvent:
         """Append a hand-made CloudEvent verbatim (for odd payloads: huge, non-ASCII, ...)."""
