@@ -458,7 +458,7 @@ def test_connections_cover_every_strategy_and_come_back_after_deletion() -> None
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_test_events_are_made_up_users_outside_the_world(seed: int) -> None:
-    generator = EventGenerator(seed=seed, test_event_share=0.004)
+    generator = EventGenerator(seed=seed)  # test events are on by default
     emitted = generator.generate(5000)
     tests = [event for event in emitted if "a0purpose" in event]
     assert {event["a0purpose"] for event in tests} == {"test"}

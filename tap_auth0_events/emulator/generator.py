@@ -14,7 +14,7 @@ has no context.
 
 Besides the changes of the world it can send (all optional, decided by the constructor):
 test events (`"a0purpose": "test"`, a user.created / user.updated of a made-up user that never
-enters the world; `test_event_share`), events of types this version of the tap does not know
+enters the world; a few per thousand by default), events of types this version of the tap does not know
 (`unknown_types`: envelope as usual, an arbitrary payload, no effect on the world), and it can
 leave out types a tenant does not have (`excluded_types`: never chosen at random).
 
@@ -46,8 +46,8 @@ HEX = "0123456789abcdef"
 
 OLD_SHAPE_SHARE = 1 / 3
 NO_CONTEXT_SHARE = 0.1
-# Share of test events ("a0purpose": "test") among unforced events.
-TEST_EVENT_SHARE = 0.0
+# Share of test events ("a0purpose": "test") among unforced events: a few per thousand.
+TEST_EVENT_SHARE = 0.004
 TEST_EVENT_TYPES = ("user.created", "user.updated")
 # Share of events of `unknown_types` among unforced events, when any are given.
 UNKNOWN_TYPE_SHARE = 0.05
