@@ -48,6 +48,9 @@ def test_plain_sync_writes_what_the_sdk_tap_writes(tmp_path: Path) -> None:
         # A Meltano-style second run: a catalog selecting some streams, one of them new (back-filled),
         # and a STATE with keys the SDK drops and a bookmark of a stream that no longer exists.
         emulator.append(60)
+        # At least one new event of each selected stream, whatever types the 60 random ones have.
+        for event_type in ("user.created", "user.updated", "organization.created"):
+            emulator.append(1, event_type=event_type)
         names = {"user_created", "user_updated", "organization_created", "group_member_added"}
         catalog = select_streams(discover(tmp_path, tap_config(emulator)), names)
         state = json.loads(json.dumps(plain.final_state))
