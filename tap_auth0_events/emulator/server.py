@@ -4,12 +4,12 @@ It serves what the reference describes: `:connected`, `retry:`, events with base
 `offset-only` markers past filtered events, heartbeats, `from` / `from_timestamp` /
 `Last-Event-ID`, repeated `event_type` filters, 400/401/403/410/429, `POST /oauth/token`, and
 connection cycling. Tests queue `ConnectionPlan`s to make a given connection misbehave.
+Frames are rendered once, when an event is appended, so serving is a matter of `sendall`.
 
 `EmulatorConfig` also shapes the tenant as a live one may be: test events (`test_event_share`),
 events of types the tap does not know (`unknown_types`), types the tenant does not have
 (`unsupported_types`: 400 when a filter names one, never sent otherwise), and one event no
 connection gets past (`error_at`: an `event: error` in its place on every connection).
-Frames are rendered once, when an event is appended, so serving is a matter of `sendall`.
 """
 
 from __future__ import annotations
