@@ -12,11 +12,11 @@ catalog shape (`context.tenant.id`; `*.updated` carries `previous_object`, and s
 `user.deleted`, `group.role.deleted` and `organization.group.role.deleted`). About 1 in 10 events
 has no context.
 
-Besides the changes of the world it can send (all optional, decided by the constructor):
-test events (`"a0purpose": "test"`, a user.created / user.updated of a made-up user that never
-enters the world; a few per thousand by default), events of types this version of the tap does not know
-(`unknown_types`: envelope as usual, an arbitrary payload, no effect on the world), and it can
-leave out types a tenant does not have (`excluded_types`: never chosen at random).
+Besides the world's changes it sends, as the constructor says: test events (`"a0purpose": "test"`,
+a user.created / user.updated of a made-up user that never enters the world; a few per thousand
+by default), events of types this version of the tap does not know (`unknown_types`: envelope as
+usual, an arbitrary payload, no effect on the world); and it leaves out the types a tenant does not
+have (`excluded_types`: never chosen at random).
 
 Returned events never share mutable containers with the world, so callers may modify them.
 """
@@ -426,7 +426,8 @@ class EventGenerator:
         exponentially distributed gap of mean `mean_gap_seconds`.
         `event_type`: force this type. If its prerequisite is missing (e.g. no user to update), the
         prerequisite is created in the world without an event and logged in `world.unannounced`.
-        Without it, only types possible in the current world are chosen.
+        It may also be one of `unknown_types`. Without it, only types possible in the current world
+        are chosen.
         """
         if event_type is not None and event_type not in self._ops and event_type not in self.unknown_types:
             raise ValueError(f"Unknown event type {event_type!r}.")
