@@ -63,3 +63,18 @@ def test_start_date_that_is_not_a_real_date(tmp_path: Path, emulator: Emulator) 
     assert result.returncode != 0
     assert "start_date" in result.stderr
     assert emulator.requests == []
+
+
+def test_config_files_that_cannot_be_used_are_one_line_each(tmp_path: Path, emulator: Emulator) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"api_token": "SECRET-in-a-broken-file", "api_url": ')
+    not_an_object = tmp_path / "list.json"
+    not_an_object.write_text('["SECRET-in-a-list"]')
+    cases = {broken: "config file: not valid JSON (line 1)", not_an_object: "config file: must be a JSON object"}
+    cases[tmp_path / "missing.json"] = "config file: not found"
+    for path, line in cases.items():
+        completed = subprocess.run([TAP, "--config", str(path)], capture_output=True, text=True, check=False)
+        assert completed.returncode == 1, completed.stderr[-2000:]
+        assert line in completed.stderr
+        assert "Traceback" not in completed.stderr and "SECRET" not in completed.stderr
+    assert emulator.requests == []
