@@ -293,9 +293,9 @@ def config_file_problem(error: Exception) -> str:
         return f"cannot be read ({error.strerror or type(error).__name__})"
     if isinstance(error, UnicodeDecodeError):
         return "not UTF-8 text"
-    if isinstance(error, ValueError):  # json's and simplejson's JSONDecodeError
-        return f"not valid JSON (line {getattr(error, 'lineno', '?')})"
-    return "must be a JSON object of settings"
+    if isinstance(error, ValueError) and hasattr(error, "lineno"):  # json's and simplejson's JSONDecodeError
+        return f"not valid JSON (line {error.lineno})"
+    return "must be a JSON object of settings"  # the SDK merged a list or a number into its dict
 
 
 def read_state(text: str) -> tuple[Any, str | None]:

@@ -43,14 +43,6 @@ def test_state_with_a_wrongly_typed_offset(tmp_path: Path, emulator: Emulator) -
     assert "bookmarks.user_created.offset must be a string" in result.stderr
 
 
-def test_event_type_the_tenant_does_not_support(tmp_path: Path) -> None:
-    with Emulator(fast_config(unsupported_types=frozenset({"group.role.assigned"}))) as emulator:
-        result = run_tap(tmp_path, tap_config(emulator))
-    assert result.returncode == 5
-    assert "HTTP 400" in result.stderr and "event type" in result.stderr
-    assert "group.role.assigned" in result.stderr, "the server's message names the type"
-
-
 def test_missing_domain_and_api_url(tmp_path: Path, emulator: Emulator) -> None:
     result = run_tap(tmp_path, tap_config(emulator, api_url=None, domain=None))
     assert result.returncode != 0
