@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import TAP, discover, fast_config, run_tap, tap_config
+from conftest import TAP, discover, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 
