@@ -26,6 +26,7 @@ largest is also checked against GNU time's exact maximum over the tree). dbt is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -54,6 +55,7 @@ DLT_PYTHON = BENCH / ".venv-dlt" / "bin" / "python"
 PLUGINS = ROOT / ".meltano"
 NEW_EVENTS = 1000
 SETTINGS: dict[str, str] = {}  # --set
+LIMITS = {"max_rss_mb": 8000.0}  # --max-rss-mb
 STAGES = (
     "tap",
     "meltano:duckdb", "dbt:duckdb:full", "meltano:duckdb:+new", "dbt:duckdb:incremental",
@@ -94,11 +96,13 @@ def _role(proc: psutil.Process) -> str:
 class Poller(threading.Thread):
     """Peak RSS of every process under `pid`, by role, sampled every 50 ms."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, limit_mb: float) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.peaks: dict[str, float] = {}
         self.done = threading.Event()
+        self.limit_mb = limit_mb
+        self.stopped = False  # a process went over limit_mb: the tree was killed (the machine is shared)
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -115,6 +119,11 @@ class Poller(threading.Thread):
                 if role in ("time",):
                     continue
                 self.peaks[role] = max(self.peaks.get(role, 0.0), rss)
+                if rss > self.limit_mb and not self.stopped:
+                    self.stopped = True
+                    for victim in tree:
+                        with contextlib.suppress(psutil.Error):
+                            victim.kill()
             self.done.wait(0.05)
 
 
@@ -126,12 +135,17 @@ def measure(stage: str, events: int, argv: list[str], workdir: Path, env: dict[s
         started = time.perf_counter()
         proc = subprocess.Popen([TIME, "-q", "-f", "%U %S %M", "-o", str(report), *argv], cwd=cwd, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
-        poller = Poller(proc.pid)
+        poller = Poller(proc.pid, LIMITS["max_rss_mb"])
         poller.start()
         proc.wait()
         seconds = time.perf_counter() - started
         poller.done.set()
         poller.join()
+    if poller.stopped:
+        result = Result(stage, events, seconds, float("nan"), float("nan"), poller.peaks,
+                        f"stopped: a process went over {LIMITS['max_rss_mb']:,.0f} MB")
+        print(f"  {stage:26} {result.note}  {_peaks(result)}", flush=True)
+        return result
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise SystemExit(f"{stage}: exit {proc.returncode}\n{tail}")
@@ -245,6 +259,7 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                 results.append(measure(f"dlt:{engine}", events + appended, argv, workdir, env))
                 if engine == "postgres":
                     drop_schema(args, schema)
+                    drop_schema(args, schema + "_staging")  # dlt's merge staging
         if any(stage.startswith("floor") for stage in stages):
             split_records(records, workdir / "floor-records")
         for engine in ("duckdb", "postgres"):
@@ -325,12 +340,15 @@ def main() -> None:
     parser.add_argument("--pg-password", default=os.environ.get("PGPASSWORD", ""))
     parser.add_argument("--pg-database", default=os.environ.get("PGDATABASE", "test"))
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    parser.add_argument("--max-rss-mb", type=float, default=8000,
+                        help="stop a stage whose process grows beyond this (default 8000: the machine is shared)")
     parser.add_argument("--set", action="append", default=[], metavar="VARIABLE=VALUE",
                         help="an environment variable for the Meltano runs, e.g. TARGET_POSTGRES_BATCH_SIZE_ROWS=5000")
     args = parser.parse_args()
     args.pg_schema = f"bench_{secrets.token_hex(3)}"
     stages = args.stages.split(",")
     SETTINGS.update(item.split("=", 1) for item in args.set)
+    LIMITS["max_rss_mb"] = args.max_rss_mb
     unknown = set(stages) - set(STAGES)
     if unknown:
         parser.error(f"unknown stages: {', '.join(sorted(unknown))}")

@@ -15,6 +15,7 @@
         cast(null as {{ dbt.type_string() }}) as event_id,
         cast(null as {{ dbt.type_string() }}) as event_type,
         cast(null as {{ dbt.type_timestamp() }}) as event_time,
+        cast(null as {{ dbt.type_string() }}) as a0purpose,
         cast(null as {{ json_type() }}) as {{ adapter.quote('object') }}
       where 1 = 0
     )
@@ -31,6 +32,8 @@
   dbt run first saw the event (int_seen_events).
   `tables` is a list of (table name, priority) pairs. `seen_after`: only the events first seen
   after this SQL expression (an incremental run's watermark); none: all of them.
+  Test events ("a0purpose": "test", as POST /api/v2/event-streams/{id}/test sends them, with
+  sample content) are left out: they say nothing about the tenant. The raw tables keep them.
 #}
 {% macro union_events(tables, seen_after=none) -%}
   {%- for table_name, priority in tables %}
@@ -48,6 +51,7 @@
       {%- if seen_after is not none %}
       and seen.seen_at > {{ seen_after }}
       {%- endif %}
+    where raw.a0purpose is null or raw.a0purpose <> 'test'
     {%- if not loop.last %}
     union all
     {%- endif %}
@@ -64,5 +68,6 @@
       'organization_member_role_assigned', 'organization_member_role_deleted',
       'group_created', 'group_updated', 'group_deleted',
       'group_member_added', 'group_member_deleted',
+      'connection_created', 'connection_updated', 'connection_deleted',
   ]) }}
 {%- endmacro %}

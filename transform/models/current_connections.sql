@@ -1,0 +1,32 @@
+-- Connections that exist now: per connection id the newest connection.created / .updated /
+-- .deleted event wins (connection objects carry no timestamps, so event_time decides), and
+-- connection.deleted ends one. Any strategy is kept; options and metadata stay whole (JSON).
+-- Incremental: a run replaces the connections whose newest event changed.
+{{ config(materialized='incremental', unique_key='connection_id', incremental_strategy='replace_keys',
+          indexes=key_indexes(['connection_id'])) }}
+select
+    connection_id,
+    {{ json_text('payload', ['name']) }} as name,
+    {{ json_text('payload', ['display_name']) }} as display_name,
+    {{ json_text('payload', ['strategy']) }} as strategy,
+    cast({{ json_text('payload', ['is_domain_connection']) }} as boolean) as is_domain_connection,
+    cast({{ json_text('payload', ['show_as_button']) }} as boolean) as show_as_button,
+    cast({{ json_text('payload', ['authentication', 'active']) }} as boolean) as authentication_active,
+    {{ json_value('payload', ['enabled_clients']) }} as enabled_clients,
+    {{ json_value('payload', ['realms']) }} as realms,
+    {{ json_value('payload', ['metadata']) }} as metadata,
+    {{ json_value('payload', ['options']) }} as options,
+    created_at,
+    event_time as updated_at,
+    payload as connection_object,
+    event_id as last_event_id,
+    event_type as last_event_type,
+    event_time as last_event_time,
+    applied_at
+    {{- gone_when("event_type = 'connection.deleted'") }}
+from {{ ref('int_connections') }}
+{%- if is_incremental() %}
+where applied_at > {{ watermark() }}
+{%- else %}
+where event_type <> 'connection.deleted'
+{%- endif %}
