@@ -131,7 +131,7 @@ class Scenario:
     test_event: dict[str, Any] = field(default_factory=dict)
 
     def worlds(self) -> list[World]:
-        return [self.emulator._generator.world, self.extra]
+        return [self.emulator.world, self.extra]
 
 
 def _event_id() -> str:
