@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import click
@@ -192,7 +192,7 @@ class SdkSink:
     def __init__(self, tap: Tap) -> None:
         self._tap = tap
 
-    def write_records(self, streams: Mapping[str, Any], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, Any], records: Sequence[tuple[str, Any]]) -> None:
         for key, record in records:
             streams[key]._write_record_message(record)  # internal 3
 

@@ -10,7 +10,9 @@ paths), the codecs message by message, and the SSE decoder chunk by chunk.
 from __future__ import annotations
 
 import json
+import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from conftest import fast_config, run_tap, tap_config
 
 from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.emulator.server import Emulator, encode_offset
+from tap_auth0_events.output import LIVE_EDGE_RECORDS, FastSink
 from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec, encode_struct
 from tap_auth0_events.sse import SSEDecoder
 
@@ -209,3 +212,41 @@ def test_whole_message_path_decodes_as_line_by_line() -> None:
             cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(1, 6))))
             assert _decode_sse(stream, cuts) == expected, (stream, cuts)
 
+
+
+# --- the sink at the live edge ----------------------------------------------------------------------
+
+
+def test_a_small_batch_reaches_the_pipe_at_once_and_a_big_one_in_pieces() -> None:
+    # A read that brings few records means the tap has caught up: the target gets them now, not at
+    # the next checkpoint. During a backfill (full reads) lines are joined into ~250 KB writes.
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    with os.fdopen(write_end, "wb") as out:
+        sink = FastSink(out)
+        streams = {"user.created": _Stream("user_created", "user.created")}
+        big = [("user.created", {"event_id": f"e{index}", "pad": "x" * 100}) for index in range(LIVE_EDGE_RECORDS)]
+        sink.write_records(streams, big)
+        assert _available(read_end) == b"", "a full read's lines wait to be joined with the next ones"
+        sink.write_records(streams, big[:3])
+        assert _available(read_end).count(b'"type":"RECORD"') == len(big) + 3, "a small read goes out at once"
+    os.close(read_end)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    name: str
+    event_type: str
+
+
+def _available(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
