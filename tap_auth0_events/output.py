@@ -18,8 +18,9 @@ from tap_auth0_events.records import encode_struct
 from tap_auth0_events.vocabulary import StreamRef
 
 FLUSH_PARTS = 3 * 200  # ~200 records, ~250 KB
-# A read from the connection that brought fewer records than this means the tap has caught up
-# with what the server had: they are written out at once rather than at the next checkpoint.
+# A read from the connection that brought fewer records than this (an empty one: the connection
+# went quiet) means the tap has caught up with what the server had: what is held is written out at
+# once rather than at the next checkpoint.
 LIVE_EDGE_RECORDS = 64
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
 # to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.

@@ -10,20 +10,27 @@ paths), the codecs message by message, and the SSE decoder chunk by chunk.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from conftest import fast_config, run_tap, tap_config
+import requests
+from conftest import TOKEN, fast_config, run_tap, tap_config
 
+from tap_auth0_events.auth import StaticToken
+from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.emulator.server import Emulator, encode_offset
+from tap_auth0_events.event_types import EVENT_TYPES
 from tap_auth0_events.output import LIVE_EDGE_RECORDS, FastSink
 from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec, encode_struct
+from tap_auth0_events.run import BoundedRead, Emit, RunLimits, RunStats
 from tap_auth0_events.sse import SSEDecoder
 
 # A stream map that changes nothing but, being a stream map, sends every record through the SDK.
@@ -250,3 +257,26 @@ def _available(fd: int) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_the_read_says_when_the_connection_goes_quiet_after_records(emulator: Emulator) -> None:
+    # Against the emulator, in process: once the backlog is read, the next heartbeat yields an empty
+    # Emit, which tells the sink to write out what it holds (test above) before any checkpoint.
+    feed = EventFeed(
+        base_url=emulator.url,
+        tokens=StaticToken(TOKEN),
+        event_types=[],
+        session=requests.Session(),
+        logger=logging.getLogger("test"),
+        codec=RawCodec(),
+    )
+    limits = RunLimits(stop_at_time=datetime.now(timezone.utc), max_run_seconds=30, idle_timeout_seconds=1)
+    stats = RunStats()
+    steps = list(BoundedRead(feed, StartPosition(from_timestamp="2000-01-01T00:00:00Z"), frozenset(EVENT_TYPES),
+                             limits, logging.getLogger("test"), stats).steps())
+    kinds = ["records" if isinstance(s, Emit) and s.records else "quiet" if isinstance(s, Emit) else "checkpoint"
+             for s in steps]
+    assert stats.emitted == len(emulator.summary())
+    last_records = max(index for index, kind in enumerate(kinds) if kind == "records")
+    assert kinds[last_records + 1] == "quiet", kinds[-5:]
+    assert kinds.count("quiet") == 1, "said once, not at every heartbeat"
