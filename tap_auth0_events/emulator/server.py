@@ -160,6 +160,7 @@ class Emulator:
         self._stopping = threading.Event()
         self._generator = EventGenerator(seed=self.config.seed, tenant=self.config.tenant)
         self._appended = 0
+        self._last_appended: datetime | None = None  # the time of the newest event append() made
         self._seed_history()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -217,9 +218,20 @@ class Emulator:
         return self.log.append(event, moment.timestamp())
 
     def append(self, count: int = 1, event_type: str | None = None) -> list[StoredEvent]:
-        """Append events happening now (stamped with the current time)."""
+        """Append events happening now (stamped with the current time).
+
+        Each is stamped at least a millisecond after the one before: in a burst, two changes of
+        one entity would otherwise share their time and updated_at, and no model could order them.
+        """
         with self._lock:
-            return [self._append_generated(datetime.now(timezone.utc), event_type) for _ in range(count)]
+            stored = []
+            for _ in range(count):
+                moment = datetime.now(timezone.utc)
+                if self._last_appended is not None:
+                    moment = max(moment, self._last_appended + timedelta(milliseconds=1))
+                self._last_appended = moment
+                stored.append(self._append_generated(moment, event_type))
+            return stored
 
     def append_event(self, event: dict[str, Any]) -> StoredEvent:
         """Append a hand-made CloudEvent verbatim (for odd payloads: huge, non-ASCII, ...)."""
