@@ -6,11 +6,12 @@ own, `auth0_<tenant>/events` (`meltano run tap-auth0-events--<tenant> target-pos
 tenant's schema and retried on failure; a job `auth0_<tenant>` and a schedule for it. The job
 `auth0_all_tenants` runs every tenant at once, one process per step.
 
-    dagster dev -m orchestrate.definitions                       # UI and schedules, from the repo root
+    dagster dev -m orchestrate.definitions      # UI and schedules, from the repository root
     dagster job execute -m orchestrate.definitions -j auth0_all_tenants
 
 Tunable from the environment when the code location loads: ORCHESTRATE_CRON (default hourly),
-ORCHESTRATE_MAX_RETRIES (2) and ORCHESTRATE_RETRY_DELAY_SECONDS (60, doubling each retry).
+ORCHESTRATE_MAX_RETRIES (2) and ORCHESTRATE_RETRY_DELAY_SECONDS (60: the first retry's delay,
+then exponential with jitter).
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotations at run time.
@@ -142,13 +143,12 @@ def build_definitions(tenants: list[Tenant]) -> Definitions:
         ALL_TENANTS,
         selection=AssetSelection.groups(*jobs),
         description="Every tenant at once; a tenant that fails does not stop the others.",
-        executor_def=multiprocess_executor,
-        # One process per step and every tenant at once (the steps mostly wait on Meltano);
-        # lower it in the launchpad to spare the warehouse.
-        config={"execution": {"config": {"max_concurrent": max(1, len(tenants))}}},
     )
     schedules = [tenant_schedule(tenant) for tenant in tenants]
-    return Definitions(assets=assets, jobs=[*jobs.values(), every_tenant], schedules=schedules)
+    # One process per step, every tenant at once. On a bigger deployment, swap this executor
+    # (k8s_job_executor, celery_executor, docker_executor) or the instance's run launcher.
+    executor = multiprocess_executor.configured({"max_concurrent": max(1, len(tenants))})
+    return Definitions(assets=assets, jobs=[*jobs.values(), every_tenant], schedules=schedules, executor=executor)
 
 
 defs = build_definitions(read_tenants(project_root()))

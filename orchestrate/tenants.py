@@ -99,7 +99,8 @@ def load_schema(project: Path, tenant: Tenant, env: Mapping[str, str]) -> str:
         [*args, tenant.extractor], cwd=project, env=dict(env), capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
-        raise MeltanoFailed(tenant, "meltano config print", f"could not read load_schema: {completed.stderr.strip()}")
+        last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise MeltanoFailed(tenant, "meltano config print", f"could not read load_schema: {last}")
     return str(json.loads(completed.stdout)["_load_schema"])
 
 
