@@ -96,7 +96,7 @@ def tenant_assets(tenant: Tenant) -> list[AssetsDefinition]:
         description=f"Auth0 events of tenant {tenant.name}, one table per event type "
         f"(meltano run {tenant.extractor} {LOADER}).",
     )
-    def events(context: AssetExecutionContext) -> MaterializeResult:
+    def events(context: AssetExecutionContext) -> MaterializeResult[None]:
         schema, run = _run(context, tenant, [tenant.extractor, LOADER])
         return MaterializeResult(metadata={"tenant": tenant.name, "schema": schema, "events emitted": run.emitted})
 
@@ -108,7 +108,7 @@ def tenant_assets(tenant: Tenant) -> list[AssetsDefinition]:
         kinds={"dbt", "postgres"},
         description=f"Current-state models of tenant {tenant.name} (meltano run {TRANSFORMER}:run).",
     )
-    def current_state(context: AssetExecutionContext) -> MaterializeResult:
+    def current_state(context: AssetExecutionContext) -> MaterializeResult[None]:
         schema, _ = _run(context, tenant, [f"{TRANSFORMER}:run"])
         return MaterializeResult(metadata={"tenant": tenant.name, "schema": schema})
 

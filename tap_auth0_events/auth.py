@@ -7,24 +7,15 @@ different tenants never share a token.
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 import requests
 
-from tap_auth0_events.errors import AuthenticationError, ConfigError
+from tap_auth0_events.errors import AuthenticationError
+from tap_auth0_events.settings import Settings
+from tap_auth0_events.vocabulary import TokenProvider
 
 # Refresh this long before the server-stated expiry, so a token never dies mid-handshake.
 EXPIRY_LEEWAY_SECONDS = 60.0
-
-
-class TokenProvider(Protocol):
-    """Gives the current bearer token; `invalidate` is called after a 401."""
-
-    can_refresh: bool
-
-    def token(self) -> str: ...
-
-    def invalidate(self) -> None: ...
 
 
 class StaticToken:
@@ -64,7 +55,6 @@ class ClientCredentials:
         self._timeout = timeout
         self._token: str | None = None
         self._expires_at = 0.0
-        self.fetch_count = 0
 
     def token(self) -> str:
         if self._token is None or time.monotonic() >= self._expires_at - EXPIRY_LEEWAY_SECONDS:
@@ -89,9 +79,7 @@ class ClientCredentials:
             )
         except requests.RequestException as exc:
             # The exception text holds only the URL and the socket error, never the body we sent.
-            raise AuthenticationError(
-                f"could not reach {self._token_url} for a token: {type(exc).__name__}"
-            ) from None
+            raise AuthenticationError(f"could not reach {self._token_url} for a token: {type(exc).__name__}") from None
         if response.status_code in (401, 403):
             raise AuthenticationError(
                 f"{self._token_url} refused client_id {self._client_id!r} "
@@ -111,7 +99,6 @@ class ClientCredentials:
         expires_in = body.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 3600.0
         self._expires_at = time.monotonic() + lifetime
-        self.fetch_count += 1
 
 
 def _error_code(response: requests.Response) -> str:
@@ -125,18 +112,16 @@ def _error_code(response: requests.Response) -> str:
     return ""
 
 
-def make_token_provider(config: dict, session: requests.Session, base_url: str) -> TokenProvider:
-    """Pick the provider from the settings: `api_token`, or `client_id` + `client_secret`."""
-    if config.get("api_token"):
-        return StaticToken(config["api_token"])
-    if config.get("client_id") and config.get("client_secret"):
-        domain = config.get("domain") or ""
-        audience = config.get("audience") or f"https://{domain}/api/v2/"
-        return ClientCredentials(
-            session,
-            token_url=f"{base_url}/oauth/token",
-            client_id=config["client_id"],
-            client_secret=config["client_secret"],
-            audience=audience,
-        )
-    raise ConfigError("set api_token, or client_id and client_secret (see README: Creating the Auth0 application)")
+def make_token_provider(settings: Settings, session: requests.Session) -> TokenProvider:
+    """Pick the provider from the settings: `api_token`, or `client_id` + `client_secret`
+    (`parse_settings` has made sure one of them is there)."""
+    if settings.api_token:
+        return StaticToken(settings.api_token)
+    assert settings.client_id and settings.client_secret
+    return ClientCredentials(
+        session,
+        token_url=f"{settings.base_url}/oauth/token",
+        client_id=settings.client_id,
+        client_secret=settings.client_secret,
+        audience=settings.audience or f"https://{settings.domain or ''}/api/v2/",
+    )

@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timezone
 from enum import Enum
 
 import orjson
 import requests
 import urllib3
 
-from tap_auth0_events.auth import TokenProvider
 from tap_auth0_events.errors import (
     AuthenticationError,
     BadRequestError,
     OffsetExpiredError,
     PermissionDeniedError,
     StreamCorruptError,
+    StreamStuckError,
 )
-from tap_auth0_events.records import DictCodec, EventCodec, MalformedEventError, ReadEvent, load_json
+from tap_auth0_events.event_types import stream_name
+from tap_auth0_events.records import MalformedEventError, load_json
 from tap_auth0_events.sse import SSEDecoder
+from tap_auth0_events.vocabulary import DecodedEvent, EventCodec, TokenProvider
 
 READ_CHUNK = 256 * 1024
-# A frame that is broken this many times in a row at the same position is not a passing fault.
-MAX_BROKEN_FRAME_REPEATS = 3
+# A broken frame, or the same `event: error`, this many times in a row at the same position is not
+# a passing fault: the run stops there rather than skip an event.
+MAX_REPEATS = 3
+# The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
+MAX_RETRY_AFTER = 600.0
 # Codes of `event: error` meaning the position itself is unusable (not a passing fault).
 CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
 # SSE message names that are not events (a `message` is one only when it has data).
@@ -50,8 +57,8 @@ class Kind(Enum):
 class FeedMessage:
     kind: Kind
     offset: str | None = None
-    # Kind.EVENT: the events of one read from the connection, each `EventCodec.read`'s result.
-    events: list[ReadEvent] | None = None
+    # Kind.EVENT: the events of one read from the connection, each `EventCodec.decode`'s result.
+    events: list[DecodedEvent] | None = None
 
 
 @dataclass(slots=True)
@@ -80,10 +87,11 @@ class EventFeed:
         read_timeout: float = 20.0,
         connect_timeout: float = 10.0,
         max_backoff: float = 30.0,
+        codec: EventCodec,
+        deadline: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        codec: EventCodec | None = None,
     ) -> None:
-        self.codec: EventCodec = codec or DictCodec()
+        self._codec = codec
         self._url = f"{base_url}/api/v2/events"
         self._tokens = tokens
         self._event_types = list(event_types)
@@ -91,65 +99,74 @@ class EventFeed:
         self._log = logger
         self._timeouts = (connect_timeout, read_timeout)
         self._max_backoff = max_backoff
+        self._deadline = deadline  # time.monotonic() after which a pause is pointless
         self._sleep = sleep
         self.offset: str | None = None
         self.connections = 0
         self.faults = 0
-        self._broken: tuple[str | None, int] = (None, 0)
+        self.last_fault = "none"  # what the last fault was, in words (never a header or a token)
+        self._repeats = _Repeats()
 
-    def messages(self, start: StartPosition) -> Iterator[FeedMessage]:
+    def messages(self, start: StartPosition) -> Generator[FeedMessage, None, None]:
         """Yield messages forever; the caller stops iterating when its run is over."""
         self.offset = start.offset
-        retry_floor = 0.0
-        delays: Iterator[float] | None = None
-        refreshed_after_401 = False
+        pacing = _Pacing(self._max_backoff)
+        may_renew_token = True
         while True:
-            progressed = rate_limited = False
-            wait = 0.0
-            decoder: SSEDecoder | None = None
-            try:
-                response = self._open(start)
-                if response.status_code == 401 and self._tokens.can_refresh and not refreshed_after_401:
-                    response.close()
-                    self._log.info("HTTP 401 from the Events API: fetching a new token")
-                    self._tokens.invalidate()
-                    refreshed_after_401 = True
-                    continue
-                wait = self._check_status(response)
-                rate_limited = response.status_code == 429
-                if wait > 0.0:
-                    self.faults += 1
-                    yield FeedMessage(Kind.FAULT)
-                else:
-                    refreshed_after_401 = False
-                    self.connections += 1
-                    yield FeedMessage(Kind.CONNECTED)
-                    decoder = SSEDecoder(last_event_id=self.offset)
-                    for message in self._read(response, decoder):
-                        progressed = progressed or message.kind in (Kind.EVENT, Kind.OFFSET)
-                        yield message
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
-                self.faults += 1
-                self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
-                yield FeedMessage(Kind.FAULT)
-            except _ServerCycled as cycled:
-                if cycled.fault:
-                    self.faults += 1
-                    yield FeedMessage(Kind.FAULT)
-            if decoder is not None and decoder.retry is not None:
-                retry_floor = decoder.retry / 1000.0  # the server's `retry:` is the least we wait
-            if progressed or rate_limited:
-                # After progress, or when the server said how long to wait, no extra backoff.
-                delays = None if progressed else delays
-                pause = max(wait, retry_floor)
-            else:
-                if delays is None:
-                    delays = _backoff_delays(self._max_backoff)
-                pause = max(wait, retry_floor, next(delays))
+            attempt = _Attempt()
+            yield from self._connect_and_read(start, attempt, may_renew_token=may_renew_token)
+            if attempt.renewed_token:
+                may_renew_token = False  # once per 401; a second one in a row is final
+                continue
+            may_renew_token = may_renew_token or attempt.connected
+            pause = pacing.pause_after(attempt)
+            if self._deadline is not None:  # past the run's end the reader stops at the next message
+                pause = min(pause, max(0.0, self._deadline - time.monotonic()))
             if pause:
                 self._log.debug("reconnecting in %.2fs", pause)
                 self._sleep(pause)
+
+    def _connect_and_read(
+        self, start: StartPosition, attempt: _Attempt, *, may_renew_token: bool
+    ) -> Iterator[FeedMessage]:
+        """One connection: open it, read it to its end; what happened is noted in `attempt`."""
+        decoder: SSEDecoder | None = None
+        try:
+            response = self._open(start)
+            if response.status_code == 401 and self._tokens.can_refresh and may_renew_token:
+                response.close()
+                self._log.info("HTTP 401 from the Events API: fetching a new token")
+                self._tokens.invalidate()
+                attempt.renewed_token = True
+                return
+            attempt.wait = self._check_status(response)
+            attempt.rate_limited = response.status_code == 429
+            if attempt.wait > 0.0:
+                yield self._fault(_status_fault(response))
+                return
+            attempt.connected = True
+            self.connections += 1
+            yield FeedMessage(Kind.CONNECTED)
+            decoder = SSEDecoder(last_event_id=self.offset)
+            for message in self._read(response, decoder):
+                if message.kind is not Kind.TICK:
+                    attempt.progressed = True
+                yield message
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
+            self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
+            yield self._fault(f"a connection error ({_describe(exc)})")
+        except _ServerCycled as cycled:
+            if cycled.fault:
+                yield self._fault(cycled.fault)
+        finally:
+            if decoder is not None:
+                attempt.retry_ms = decoder.retry
+
+    def _fault(self, cause: str) -> FeedMessage:
+        self.faults += 1
+        self.last_fault = cause
+        return FeedMessage(Kind.FAULT)
 
     def _open(self, start: StartPosition) -> requests.Response:
         params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self._event_types]
@@ -192,27 +209,24 @@ class EventFeed:
         if status == 410:
             raise OffsetExpiredError(_expired_message(self.offset, detail))
         if status == 400:
-            raise BadRequestError(
-                f"HTTP 400 from the Events API{detail}: the stored offset is malformed or an event type is "
-                f"not supported by this tenant (event types asked for: {len(self._event_types)})"
-            )
+            raise BadRequestError(_bad_request_message(detail, self._event_types))
         raise BadRequestError(f"HTTP {status} from {self._url}{detail}: check domain / api_url")
 
     def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
         raw = response.raw
-        read = self.codec.read
+        decode = self._codec.decode
         try:
             while True:
                 # decode_content: a proxy may gzip the stream; requests leaves raw bytes encoded.
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                events = decoder.feed_raw(chunk)
+                events = decoder.feed(chunk)
                 if not events:
                     yield FeedMessage(Kind.TICK)
                     continue
                 # The events of this read go out together, up to the first message that is not one.
-                batch: list[ReadEvent] = []
+                batch: list[DecodedEvent] = []
                 for name, data, sse_id, _ in events:
                     if name in _NOT_EVENTS and (name != "message" or not data):
                         if batch:
@@ -220,12 +234,13 @@ class EventFeed:
                             batch = []
                         if name == "offset-only":
                             self.offset = sse_id
+                            self._repeats.clear()
                             yield FeedMessage(Kind.OFFSET, offset=sse_id)
                         elif name == "error":
                             self._on_error_event(data)
                         continue
                     try:
-                        batch.append(read(data, sse_id))
+                        batch.append(decode(data, sse_id))
                     except (orjson.JSONDecodeError, MalformedEventError) as exc:
                         if batch:
                             yield from self._deliver(batch)
@@ -237,30 +252,28 @@ class EventFeed:
             response.close()
         if decoder.pending:
             self._log.warning("connection closed in the middle of a message; resuming from the last offset")
-            raise _ServerCycled(fault=True)
+            raise _ServerCycled(fault="a connection closed in the middle of a message")
         self._log.info("the Events API closed the connection (normal cycling); resuming")
-        raise _ServerCycled(fault=False)
+        raise _ServerCycled()
 
-    def _deliver(self, batch: list[ReadEvent]) -> Iterator[FeedMessage]:
+    def _deliver(self, batch: list[DecodedEvent]) -> Iterator[FeedMessage]:
         yield FeedMessage(Kind.EVENT, events=batch)
         # The offset moves only when the consumer asks for the next message, i.e. after it has
         # handled these events.
         self.offset = batch[-1][0]
-        self._broken = (None, 0)
+        self._repeats.clear()
 
     def _on_broken_frame(self, exc: Exception) -> None:
         """Reconnect from the last good offset; give up (without skipping) if it keeps happening."""
-        position, count = self._broken
-        count = count + 1 if position == self.offset else 1
-        self._broken = (self.offset, count)
+        count = self._repeats.count(self.offset, "broken frame")
         where = f"after offset {self.offset}" if self.offset else "at the start position"
-        if count >= MAX_BROKEN_FRAME_REPEATS:
+        if count >= MAX_REPEATS:
             raise StreamCorruptError(
                 f"the message {where} was not a valid event {count} times in a row ({exc}); "
                 "stopping without moving past it, so no event is skipped. Retry later or report it to Auth0"
             )
         self._log.warning("a message %s was not a valid event (%s); reconnecting to fetch it again", where, exc)
-        raise _ServerCycled(fault=True)
+        raise _ServerCycled(fault=f"a message that was not a valid event ({exc})")
 
     def _on_error_event(self, data: bytes) -> None:
         try:
@@ -272,17 +285,75 @@ class EventFeed:
             raise OffsetExpiredError(_expired_message(self.offset, f" ({code}: {message})"))
         if code == "connection_timeout":
             self._log.info("server ended the connection (connection_timeout); resuming")
-            raise _ServerCycled(fault=False)
-        self._log.warning("error event from the Events API (%s: %s); reconnecting", code, message)
-        raise _ServerCycled(fault=True)
+            raise _ServerCycled()
+        where = f"offset {self.offset}" if self.offset else "the start position"
+        count = self._repeats.count(self.offset, code)
+        if count >= MAX_REPEATS:
+            raise StreamStuckError(
+                f"the Events API sent `event: error` {code} at {where} {count} times in a row without progress "
+                f"({message}); stopping without moving past it, so no event is skipped (STATE covers every event "
+                "before it). Retry later, or report it to Auth0 with the offset"
+            )
+        self._log.warning("error event from the Events API at %s (%s: %s); reconnecting", where, code, message)
+        raise _ServerCycled(fault=f"`event: error` {code} ({message})")
 
 
 class _ServerCycled(Exception):
-    """The server closed the stream; `fault` says whether it was a clean close."""
+    """The server closed the stream; `fault` says why when it was not a clean close."""
 
-    def __init__(self, *, fault: bool) -> None:
+    def __init__(self, *, fault: str = "") -> None:
         super().__init__()
         self.fault = fault
+
+
+class _Repeats:
+    """How many times in a row the same trouble met the same position (progress clears it)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str | None, str] | None = None
+        self._count = 0
+
+    def count(self, position: str | None, trouble: str) -> int:
+        self._count = self._count + 1 if self._last == (position, trouble) else 1
+        self._last = (position, trouble)
+        return self._count
+
+    def clear(self) -> None:
+        self._last, self._count = None, 0
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What one connection attempt came to."""
+
+    connected: bool = False  # answered 200
+    progressed: bool = False  # delivered an event or an offset
+    rate_limited: bool = False  # answered 429
+    wait: float = 0.0  # what the server asked us to wait (Retry-After), or a token pause after 5xx
+    retry_ms: int | None = None  # the stream's last `retry:`
+    renewed_token: bool = False  # answered 401 and a new token was fetched: try again at once
+
+
+class _Pacing:
+    """The pause before the next connection: the server's `retry:` as a floor, Retry-After after a
+    429, and capped exponential backoff with jitter over attempts that made no progress."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+        self._floor = 0.0
+        self._delays: Iterator[float] | None = None
+
+    def pause_after(self, attempt: _Attempt) -> float:
+        if attempt.retry_ms is not None:
+            self._floor = attempt.retry_ms / 1000.0
+        if attempt.progressed or attempt.rate_limited:
+            # After progress, or when the server said how long to wait, no extra backoff.
+            if attempt.progressed:
+                self._delays = None
+            return max(attempt.wait, self._floor)
+        if self._delays is None:
+            self._delays = _backoff_delays(self._cap)
+        return max(attempt.wait, self._floor, next(self._delays))
 
 
 def _backoff_delays(cap: float) -> Iterator[float]:
@@ -295,19 +366,46 @@ def _backoff_delays(cap: float) -> Iterator[float]:
         yield backoff.full_jitter(value)
 
 
-def _retry_after(header: str | None) -> float:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date); 1 s when absent."""
+def _retry_after(header: str | None, now: float | None = None) -> float:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP date (RFC 9110), at most
+    MAX_RETRY_AFTER; 1 s when absent or unreadable."""
     if not header:
         return 1.0
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
+    header = header.strip()
+    if header.isascii() and header.isdigit():
+        return min(float(header), MAX_RETRY_AFTER)  # float(): no digit limit, a huge value is inf
     try:
         when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return 1.0
-    return max(0.0, when.timestamp() - time.time())
+    if when.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _bad_request_message(detail: str, asked_for: Sequence[str]) -> str:
+    """HTTP 400: an event type the tenant does not support, named with how to deselect it, or a bad offset."""
+    named = [name for name in asked_for if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", detail)]
+    if not named:
+        return (
+            f"HTTP 400 from the Events API{detail}: the stored offset is malformed or an event type is "
+            f"not supported by this tenant (event types asked for: {len(asked_for)})"
+        )
+    streams = " ".join(stream_name(event_type) for event_type in named)
+    return (
+        f"HTTP 400 from the Events API{detail}: this tenant does not support the event type {', '.join(named)}. "
+        f"Deselect its stream (meltano select tap-auth0-events --exclude {streams} '*', or "
+        "selected: false in the catalog), or select every stream: without event_type filters the tenant "
+        "sends only the types it has"
+    )
+
+
+def _status_fault(response: requests.Response) -> str:
+    """A 429 or 5xx answer in words, with the Retry-After the server gave."""
+    if response.status_code == 429:
+        return f"HTTP 429 rate limited (Retry-After: {response.headers.get('Retry-After') or 'none'})"
+    return f"HTTP {response.status_code}"
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -1,7 +1,8 @@
 """Errors that end a run with a one-line cause the user can act on.
 
 Messages never contain a token, a client secret or an Authorization header: they are built
-from status codes, setting names and server error codes only.
+from status codes, setting names and server error codes only. Which exit code each one gets is
+decided at the command's edge (`tap.EXIT_CODES`), not here.
 """
 
 from __future__ import annotations
@@ -10,40 +11,34 @@ from __future__ import annotations
 class TapAuth0EventsError(Exception):
     """A fatal problem: the run stops, writes the STATE it has earned, and exits non-zero."""
 
-    exit_code = 1
 
-
-class ConfigError(TapAuth0EventsError):
-    """A setting is missing or wrong; found before any connection is made."""
-
-    exit_code = 2
+class InputError(TapAuth0EventsError):
+    """A STATE or catalog file that cannot be used; found before any connection is made."""
 
 
 class AuthenticationError(TapAuth0EventsError):
     """HTTP 401, or the client-credentials grant was refused."""
 
-    exit_code = 3
-
 
 class PermissionDeniedError(TapAuth0EventsError):
     """HTTP 403: the token lacks the read:events scope."""
-
-    exit_code = 4
 
 
 class BadRequestError(TapAuth0EventsError):
     """HTTP 400/404: a malformed offset, an unsupported event type, a wrong URL."""
 
-    exit_code = 5
-
 
 class OffsetExpiredError(TapAuth0EventsError):
     """HTTP 410 or an in-stream cursor_expired/invalid_cursor: the stored offset is gone."""
-
-    exit_code = 6
 
 
 class StreamCorruptError(TapAuth0EventsError):
     """The same frame arrived broken several times in a row; the tap will not skip it."""
 
-    exit_code = 7
+
+class StreamStuckError(TapAuth0EventsError):
+    """The same `event: error` at the same position several times in a row; the tap will not skip it."""
+
+
+class StreamUnreadableError(TapAuth0EventsError):
+    """The run reached max_run_seconds having met only faults since its last progress."""

@@ -32,10 +32,16 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 
+# Events of a type this version has no stream for are not dropped: they go to one catch-all
+# stream, which the engine knows by this key in place of an event type.
+OTHER_EVENTS_KEY = "*"
+OTHER_EVENTS_STREAM = "other_events"
+# Every stream's key: one per event type, and the catch-all.
+STREAM_KEYS: tuple[str, ...] = (*EVENT_TYPES, OTHER_EVENTS_KEY)
+
+
 def stream_name(event_type: str) -> str:
-    """`user.created` -> `user_created` (Meltano select patterns split on dots)."""
+    """`user.created` -> `user_created` (Meltano select patterns split on dots); the catch-all key -> other_events."""
+    if event_type == OTHER_EVENTS_KEY:
+        return OTHER_EVENTS_STREAM
     return event_type.replace(".", "_")
-
-
-STREAM_NAMES: dict[str, str] = {event_type: stream_name(event_type) for event_type in EVENT_TYPES}
-EVENT_TYPE_BY_STREAM: dict[str, str] = {name: event_type for event_type, name in STREAM_NAMES.items()}

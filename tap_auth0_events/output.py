@@ -1,6 +1,6 @@
-"""Where records and STATE go: straight to stdout as bytes, or through the SDK's stream maps.
+"""The fast sink: RECORD and STATE lines straight to stdout as bytes.
 
-Both sinks keep one rule: STATE is written only after the records before it are written.
+It keeps the rule every `Sink` keeps: STATE is written only after the records before it.
 """
 
 from __future__ import annotations
@@ -10,27 +10,17 @@ import stat
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import orjson
 
 from tap_auth0_events.records import encode_struct
-
-if TYPE_CHECKING:
-    from tap_auth0_events.sync import StreamRef
+from tap_auth0_events.vocabulary import StreamRef
 
 FLUSH_PARTS = 3 * 200  # ~200 records, ~250 KB
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
 # to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.
 PIPE_BYTES = 1024 * 1024
-
-
-class Sink(Protocol):
-    def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None: ...
-
-    def write_state(self, state: dict[str, Any]) -> None: ...
-
-    def flush(self) -> None: ...
 
 
 class FastSink:
@@ -54,7 +44,6 @@ class FastSink:
         self._by_key: dict[str, bytes] = {}  # key of `_streams` -> prefix
 
     def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None:
-        """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
         if streams is not self._streams:
             self._streams, self._by_key = streams, {}
         by_key = self._by_key
@@ -94,30 +83,6 @@ class FastSink:
             self._out.write(b"".join(self._parts))
             self._parts.clear()
         self._out.flush()
-
-
-class SdkSink:
-    """Records through the SDK (`Stream._write_record_message`): stream maps, flattening and field
-    selection apply; STATE through the tap's state writer, which flushes per message."""
-
-    def __init__(self, tap: Any) -> None:
-        self._tap = tap
-
-    def write_records(self, streams: Mapping[str, Any], records: Iterable[tuple[str, Any]]) -> None:
-        for key, record in records:
-            streams[key]._write_record_message(record)
-
-    def write_state(self, state: dict[str, Any]) -> None:
-        self._tap.state_writer.write_state(state)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-def write_message(out: BinaryIO, message: dict[str, Any]) -> None:
-    """One Singer message as a line (SCHEMA, or STATE outside a sync)."""
-    out.write(orjson.dumps(message) + b"\n")
-    out.flush()
 
 
 def _stamp() -> bytes:

@@ -3,49 +3,31 @@
 The record keeps every field of the event: known envelope keys become columns, the payload
 keeps its shape, and any envelope key this version does not know lands in `extensions`.
 
-Two codecs read a message's `data:` bytes and make its record (`read`):
+Two codecs `decode` a message's `data:` bytes into its record:
 
 - `DictCodec`: the event as Python dicts (orjson), the record as a dict. Stream maps, flattening
   and field selection need that; it is the reference for what a record holds.
-- `RawCodec` (the fast path): the record as encoded JSON bytes, made without turning the payload
-  into Python objects. msgspec checks the whole message's JSON syntax, reads the envelope, and keeps
+- `RawCodec` (the fast path): the record as encoded JSON, made without turning the payload into
+  Python objects. msgspec checks the whole message's JSON syntax, reads the envelope, and keeps
   `object`, `previous_object`, `context` and the envelope columns as raw JSON text, written into the
   record as they came. A message of any other shape (an unknown key, which goes to `extensions`, a
   missing field, a wrong type, broken JSON, text that is not UTF-8) goes through `DictCodec`, so
-  the result and the error are always the ones `DictCodec` gives. Without msgspec installed,
-  `RawCodec` encodes `DictCodec`'s record with orjson.
+  the result and the error are always the ones `DictCodec` gives.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+import msgspec
 import orjson
 
-try:
-    import msgspec
-except ImportError:  # pragma: no cover - msgspec is a dependency; without it the fast path uses orjson
-    msgspec = None  # type: ignore[assignment]
+from tap_auth0_events.vocabulary import DecodedEvent
 
 ENVELOPE_COLUMNS = ("source", "specversion", "a0tenant", "a0stream", "a0purpose")
 KNOWN_ENVELOPE_KEYS = frozenset(("id", "type", "time", "data", *ENVELOPE_COLUMNS))
 PAYLOAD_COLUMNS = ("object", "previous_object", "context")
 KNOWN_PAYLOAD_KEYS = frozenset(PAYLOAD_COLUMNS)
-
-# (offset, event type, event time, record): what a codec's `read` returns for one message.
-ReadEvent = tuple["str | None", str, str, Any]
-
-
-class EventCodec(Protocol):
-    """How a message's `data:` becomes its record."""
-
-    def read(self, data: bytes | str, sse_id: str | None) -> ReadEvent:
-        """(offset, type, time, record) of a message whose SSE id is `sse_id`.
-
-        The offset is the message's own `offset`, else `sse_id`. Raises orjson.JSONDecodeError
-        (not JSON) or MalformedEventError (not an Auth0 event).
-        """
-        ...
 
 
 class MalformedEventError(ValueError):
@@ -125,66 +107,64 @@ class DictCodec:
     __slots__ = ()
 
     @staticmethod
-    def read(data: bytes | str, sse_id: str | None) -> ReadEvent:
+    def decode(data: bytes | str, sse_id: str | None) -> DecodedEvent:
         offset, event = parse_message(load_json(data))
         offset = offset or sse_id
         return offset, event["type"], event["time"], build_record(event, offset)  # type: ignore[arg-type]
 
 
-if msgspec is not None:
+class _Payload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    previous_object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    context: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
-    class _Payload(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-        object: msgspec.Raw = msgspec.UNSET
-        previous_object: msgspec.Raw = msgspec.UNSET
-        context: msgspec.Raw = msgspec.UNSET
 
-    class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-        id: str
-        type: str
-        time: str
-        specversion: msgspec.Raw = msgspec.UNSET
-        source: msgspec.Raw = msgspec.UNSET
-        a0tenant: msgspec.Raw = msgspec.UNSET
-        a0stream: msgspec.Raw = msgspec.UNSET
-        a0purpose: msgspec.Raw = msgspec.UNSET
-        data: _Payload | msgspec.UnsetType = msgspec.UNSET
+class _Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    id: str
+    type: str
+    time: str
+    specversion: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    source: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0tenant: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0stream: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0purpose: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    data: _Payload | msgspec.UnsetType = msgspec.UNSET
 
-    class _Message(msgspec.Struct, gc=False):
-        offset: str | None = None
-        event: _Event | None = None
 
-    class _Record(msgspec.Struct, omit_defaults=True, gc=False):
-        """`build_record`'s keys, in its order; UNSET fields are left out."""
+class _Message(msgspec.Struct, gc=False):
+    offset: str | None = None
+    event: _Event | None = None
 
-        event_id: str
-        event_type: str
-        event_time: str
-        event_offset: str | None
-        source: msgspec.Raw = msgspec.UNSET
-        specversion: msgspec.Raw = msgspec.UNSET
-        a0tenant: msgspec.Raw = msgspec.UNSET
-        a0stream: msgspec.Raw = msgspec.UNSET
-        a0purpose: msgspec.Raw = msgspec.UNSET
-        object: msgspec.Raw = msgspec.UNSET
-        previous_object: msgspec.Raw = msgspec.UNSET
-        context: msgspec.Raw = msgspec.UNSET
 
-    _decode_message = msgspec.json.Decoder(_Message).decode
-    _encoder = msgspec.json.Encoder()
-    _encode = _encoder.encode
-    # `encode_struct(record)`: a RawCodec record's JSON.
-    encode_struct: Any = _encode
-    _UNSET = msgspec.UNSET
-    _DecodeError = msgspec.DecodeError  # ValidationError is one too
-else:  # pragma: no cover
-    encode_struct = None
+class _Record(msgspec.Struct, omit_defaults=True, gc=False):
+    """`build_record`'s keys, in its order; UNSET fields are left out."""
+
+    event_id: str
+    event_type: str
+    event_time: str
+    event_offset: str | None
+    source: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    specversion: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0tenant: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0stream: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    a0purpose: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    previous_object: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    context: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_decode_message = msgspec.json.Decoder(_Message).decode
+# `encode_struct(record)`: the JSON of a RawCodec record that is a struct.
+encode_struct = msgspec.json.Encoder().encode
+_UNSET = msgspec.UNSET
+_DecodeError = msgspec.DecodeError  # ValidationError is one too
 
 
 class RawCodec:
     """The fast path: records ready to write as JSON, the payload kept as the raw JSON it came as.
 
     A record is a msgspec struct (encoded by msgspec where it is written, `encode_struct`) or,
-    for a message of unusual shape, JSON bytes. Either way `record_json` of it is `orjson.dumps` of
+    for a message of unusual shape, JSON bytes. Either way its JSON is `orjson.dumps` of
     `DictCodec`'s record, up to how the JSON is spelled (`1.0` stays `1.0`, an escaped `\\u00e9`
     stays escaped, and so on).
     """
@@ -192,8 +172,8 @@ class RawCodec:
     __slots__ = ()
 
     @staticmethod
-    def read(data: bytes | str, sse_id: str | None) -> ReadEvent:
-        if msgspec is not None and type(data) is bytes:
+    def decode(data: bytes, sse_id: str | None) -> DecodedEvent:
+        if type(data) is bytes:  # a memoryview or str goes through DictCodec
             try:
                 message = _decode_message(data)
                 if not data.isascii():
@@ -218,14 +198,6 @@ class RawCodec:
                             payload.object, payload.previous_object, payload.context,
                         )  # fmt: skip
                     return offset, event.type, event.time, record
-        offset, event_type, event_time, record = DictCodec.read(data, sse_id)
+        offset, event_type, event_time, record = DictCodec.decode(data, sse_id)
         return offset, event_type, event_time, orjson.dumps(record)
 
-
-def record_json(record: Any) -> bytes:
-    """The JSON of a record as any codec makes it (a dict, JSON bytes, or RawCodec's struct)."""
-    if isinstance(record, dict):
-        return orjson.dumps(record)
-    if isinstance(record, bytes):
-        return record
-    return _encode(record)

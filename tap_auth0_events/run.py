@@ -17,7 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tap_auth0_events.connection import EventFeed, Kind, StartPosition
-from tap_auth0_events.errors import TapAuth0EventsError
+from tap_auth0_events.errors import StreamUnreadableError, TapAuth0EventsError
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY
+from tap_auth0_events.vocabulary import DecodedEvent
 
 
 @dataclass(slots=True)
@@ -48,12 +50,16 @@ class RunLimits:
     stop_requested: threading.Event = field(default_factory=threading.Event)
 
 
+KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
 @dataclass(slots=True)
 class RunStats:
     emitted: int = 0
-    skipped: int = 0
+    skipped: int = 0  # events of types no selected stream takes
     stop_reason: str = ""
-    skipped_types: dict[str, int] = field(default_factory=dict)
+    # Events of types this version has no stream for, by type (to other_events when it is selected).
+    unknown_types: dict[str, int] = field(default_factory=dict)
 
 
 def read_events(
@@ -65,107 +71,167 @@ def read_events(
     stats: RunStats,
 ) -> Iterator[Emit | Checkpoint]:
     """Yield records and checkpoints until caught up, idle, or out of time."""
-    clock = time.monotonic
-    begun = last_message_at = last_checkpoint_at = last_progress_at = clock()
-    deadline = begun + limits.max_run_seconds
-    idle = 0.0
-    previous_kind = Kind.CONNECTED
-    since_checkpoint = 0
-    offset = start.offset
-    bound = _TimeBound(limits.stop_at_time)
-    newest_time = start.newest_event_time
+    return _BoundedRead(feed, start, selected_types, limits, logger, stats).steps()
 
-    reached = bound.reached
-    before = bound.earlier_than
-    every_records = limits.checkpoint_every_records
-    messages = feed.messages(start)
-    try:
-        for message in messages:
-            now = clock()
-            # Time spent on a broken or silent connection is not "idle": idle means caught up.
-            if message.kind is not Kind.FAULT and previous_kind is not Kind.FAULT:
-                idle += now - last_message_at
-            last_message_at, previous_kind = now, message.kind
 
-            if message.kind is Kind.EVENT:
-                assert message.events is not None
-                out: list[tuple[str, Any]] = []
-                stop = False
-                for event_offset, event_type, event_time, record in message.events:
-                    assert event_offset is not None
-                    # `reached` without the call for a usual `...Z` time that sorts before the bound.
-                    if not (
-                        event_time < before and len(event_time) > 19 and event_time[-1] == "Z" and event_time[10] == "T"
-                    ) and reached(event_time):
-                        stats.stop_reason = f"caught up: {limits.stop_label} ({event_time})"
-                        stop = True
+class _BoundedRead:
+    """The state of one `read_events`: where it stands, when it last saw and saved what."""
+
+    def __init__(
+        self,
+        feed: EventFeed,
+        start: StartPosition,
+        selected_types: frozenset[str],
+        limits: RunLimits,
+        logger: logging.Logger,
+        stats: RunStats,
+    ) -> None:
+        self.feed, self.start, self.selected_types = feed, start, selected_types
+        self.limits, self.logger, self.stats = limits, logger, stats
+        self.bound = TimeBound(limits.stop_at_time)
+        self.offset = start.offset
+        self.newest_time = start.newest_event_time
+        self.since_checkpoint = 0
+        self.idle = 0.0
+        self.begun = self.last_message_at = self.last_checkpoint_at = self.last_progress_at = time.monotonic()
+        self.deadline = self.begun + limits.max_run_seconds
+        self.previous_kind = Kind.CONNECTED
+        # Since the last progress (an event or an offset): faults, and whether a connection was healthy.
+        self.faults_since_progress = 0
+        self.healthy_since_progress = False
+
+    def steps(self) -> Iterator[Emit | Checkpoint]:
+        messages = self.feed.messages(self.start)
+        try:
+            for message in messages:
+                now = time.monotonic()
+                self._note_message(message.kind, now)
+                if message.kind is Kind.EVENT:
+                    assert message.events is not None
+                    yield from self._events(message.events, now)
+                    if self.stats.stop_reason:
                         break
-                    idle = 0.0
-                    if event_type in selected_types:
-                        out.append((event_type, record))
-                        since_checkpoint += 1
-                    else:
-                        stats.skipped += 1
-                        stats.skipped_types[event_type] = stats.skipped_types.get(event_type, 0) + 1
-                    offset = event_offset
-                    if newest_time is None or event_time > newest_time:
-                        newest_time = event_time
-                    if since_checkpoint >= every_records:
-                        yield Emit(out)
-                        stats.emitted += len(out)
-                        out = []
-                        yield Checkpoint(offset, newest_time)
-                        since_checkpoint, last_checkpoint_at = 0, now
-                if out:
-                    yield Emit(out)
-                    stats.emitted += len(out)
-                if stop:
+                elif message.kind is Kind.OFFSET:
+                    self.offset = message.offset
+                if self._checkpoint_due(now):
+                    yield self._checkpoint(now)
+                if now - self.last_progress_at >= self.limits.progress_every_seconds:
+                    self._log_progress(now)
+                if self._stopping(now):
                     break
-            elif message.kind is Kind.OFFSET:
-                offset = message.offset
+        except TapAuth0EventsError:
+            # Cover what was emitted before the failure, so the next run does not repeat it.
+            yield Checkpoint(self.offset, self.newest_time)
+            raise
+        finally:
+            messages.close()
+        yield Checkpoint(self.offset, self.newest_time)
+        self._log_progress(time.monotonic())
+        if self.stats.stop_reason.startswith("max_run_seconds") and self._only_faults():
+            raise StreamUnreadableError(
+                "max_run_seconds reached without reading the stream: "
+                f"{self.faults_since_progress} failed attempts since the last progress, "
+                f"the last one {self.feed.last_fault}"
+            )
 
-            if since_checkpoint >= limits.checkpoint_every_records or (
-                now - last_checkpoint_at >= limits.checkpoint_every_seconds and offset != start.offset
-            ):
-                yield Checkpoint(offset, newest_time)
-                since_checkpoint, last_checkpoint_at = 0, now
-            if now - last_progress_at >= limits.progress_every_seconds:
-                _log_progress(logger, stats, now - begun, newest_time)
-                last_progress_at = now
-            if idle >= limits.idle_timeout_seconds:
-                stats.stop_reason = f"caught up: no new event for {limits.idle_timeout_seconds:g}s"
+    def _note_message(self, kind: Kind, now: float) -> None:
+        # Time spent on a broken or silent connection is not "idle": idle means caught up.
+        if kind is Kind.FAULT:
+            self.faults_since_progress += 1
+        else:
+            if self.previous_kind is not Kind.FAULT:
+                self.idle += now - self.last_message_at
+            if kind is Kind.TICK:
+                self.healthy_since_progress = True
+            elif kind is not Kind.CONNECTED:  # an event or an offset: progress
+                self.faults_since_progress, self.healthy_since_progress = 0, False
+        self.last_message_at, self.previous_kind = now, kind
+
+    def _only_faults(self) -> bool:
+        """True when, since its last progress, the read met faults and no healthy connection."""
+        return self.faults_since_progress > 0 and not self.healthy_since_progress
+
+    def _events(self, events: list[DecodedEvent], now: float) -> Iterator[Emit | Checkpoint]:
+        """The records of one read from the connection, up to the time bound (the hot loop: the
+        position lives in locals, written back before each yield and at the end)."""
+        out: list[tuple[str, Any]] = []
+        reached = self.bound.reached
+        selected_types = self.selected_types
+        every_records = self.limits.checkpoint_every_records
+        offset, newest_time, since = self.offset, self.newest_time, self.since_checkpoint
+        for event_offset, event_type, event_time, record in events:
+            if reached(event_time):
+                self.stats.stop_reason = f"caught up: {self.limits.stop_label} ({event_time})"
                 break
-            if now >= deadline:
-                stats.stop_reason = f"max_run_seconds ({limits.max_run_seconds:g}s) reached"
-                break
-            if limits.stop_requested.is_set():
-                stats.stop_reason = "stopped by a termination signal"
-                break
-    except TapAuth0EventsError:
-        # Cover what was emitted before the failure, so the next run does not repeat it.
-        yield Checkpoint(offset, newest_time)
-        raise
-    finally:
-        messages.close()
-    yield Checkpoint(offset, newest_time)
-    _log_progress(logger, stats, clock() - begun, newest_time)
+            self.idle = 0.0
+            if event_type in selected_types:
+                out.append((event_type, record))
+                since += 1
+            elif event_type in KNOWN_TYPES or not self._unknown(event_type):
+                self.stats.skipped += 1
+            else:
+                out.append((OTHER_EVENTS_KEY, record))
+                since += 1
+            offset = event_offset
+            if newest_time is None or event_time > newest_time:
+                newest_time = event_time
+            if since >= every_records:
+                self.offset, self.newest_time = offset, newest_time
+                yield self._emit(out)
+                out, since = [], 0
+                yield self._checkpoint(now)
+        self.offset, self.newest_time, self.since_checkpoint = offset, newest_time, since
+        if out:
+            yield self._emit(out)
+
+    def _unknown(self, event_type: str) -> bool:
+        """Count an event of a type this version does not know; True when other_events takes it."""
+        self.stats.unknown_types[event_type] = self.stats.unknown_types.get(event_type, 0) + 1
+        return OTHER_EVENTS_KEY in self.selected_types
+
+    def _emit(self, records: list[tuple[str, Any]]) -> Emit:
+        self.stats.emitted += len(records)
+        return Emit(records)
+
+    def _checkpoint_due(self, now: float) -> bool:
+        return self.since_checkpoint >= self.limits.checkpoint_every_records or (
+            now - self.last_checkpoint_at >= self.limits.checkpoint_every_seconds and self.offset != self.start.offset
+        )
+
+    def _checkpoint(self, now: float) -> Checkpoint:
+        self.since_checkpoint, self.last_checkpoint_at = 0, now
+        return Checkpoint(self.offset, self.newest_time)
+
+    def _stopping(self, now: float) -> bool:
+        """True (with the reason in `stats`) when the read is over: idle, out of time, or told to stop."""
+        if self.idle >= self.limits.idle_timeout_seconds:
+            self.stats.stop_reason = f"caught up: no new event for {self.limits.idle_timeout_seconds:g}s"
+        elif now >= self.deadline:
+            self.stats.stop_reason = f"max_run_seconds ({self.limits.max_run_seconds:g}s) reached"
+        elif self.limits.stop_requested.is_set():
+            self.stats.stop_reason = "stopped by a termination signal"
+        return bool(self.stats.stop_reason)
+
+    def _log_progress(self, now: float) -> None:
+        self.last_progress_at = now
+        _log_progress(self.logger, self.stats, now - self.begun, self.newest_time)
 
 
-class _TimeBound:
-    """Is an event time at or after the run's start? Cheap for Auth0's UTC `...Z` times."""
+class TimeBound:
+    """Is an event time at or after the bound (the run's start)? Cheap for Auth0's UTC `...Z` times."""
 
     def __init__(self, stop_at: datetime) -> None:
-        self._started_at = stop_at.astimezone(timezone.utc)
-        self._prefix = self._started_at.strftime("%Y-%m-%dT%H:%M:%S")
-        self._micro = self._started_at.microsecond
-        # A `YYYY-MM-DDTHH:MM:SS...Z` time (length 20 or more) that sorts before this is before the bound.
-        self.earlier_than = self._prefix
+        self._bound = stop_at.astimezone(timezone.utc)
+        self._second = self._bound.strftime("%Y-%m-%dT%H:%M:%S")
+        self._micro = self._bound.microsecond
 
     def reached(self, event_time: str) -> bool:
         if event_time.endswith("Z") and len(event_time) >= 20 and event_time[10] == "T":
+            if event_time < self._second:  # a `YYYY-MM-DDTHH:MM:SS...Z` from an earlier second
+                return False
             second = event_time[:19]
-            if second != self._prefix:
-                return second > self._prefix
+            if second != self._second:
+                return second > self._second
             fraction = event_time[20:-1] if event_time[19] == "." else ""
             return int((fraction + "000000")[:6] or 0) >= self._micro
         try:
@@ -174,7 +240,7 @@ class _TimeBound:
             return False
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed >= self._started_at
+        return parsed >= self._bound
 
 
 def _log_progress(logger: logging.Logger, stats: RunStats, elapsed: float, newest_time: str | None) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, stream_name
 
 COMMON_FILE = "common.json"
 
@@ -53,7 +53,7 @@ def load_schema(event_type: str) -> dict[str, Any]:
 
     Results are cached; each call returns a fresh deep copy, so callers may mutate it.
     """
-    return _copy_json(_resolved_schema(event_type))
+    return cast(dict[str, Any], _copy_json(_resolved_schema(event_type)))
 
 
 def shared_schema(event_type: str) -> dict[str, Any]:
@@ -63,11 +63,11 @@ def shared_schema(event_type: str) -> dict[str, Any]:
 
 @functools.cache
 def _resolved_schema(event_type: str) -> dict[str, Any]:
-    if event_type not in EVENT_TYPES:
+    if event_type not in EVENT_TYPES and event_type != OTHER_EVENTS_KEY:
         raise ValueError(f"Unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}.")
     resolver = _Resolver(schema_dir())
     file_name = f"{stream_name(event_type)}.json"
-    return resolver.schema(resolver.document(file_name), file_name, ())
+    return cast(dict[str, Any], resolver.schema(resolver.document(file_name), file_name, ()))
 
 
 class _Resolver:

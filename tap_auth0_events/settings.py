@@ -1,141 +1,288 @@
-"""The tap's settings, and their validation with messages that never echo a value."""
+"""The tap's settings: declared once, parsed once into a typed `Settings`; and the STATE and
+catalog files checked before use. Messages name the setting or the file, never a value.
+
+Each setting's default lives in its declaration (`SETTINGS`) and nowhere else: the JSON schema the
+SDK shows with `--about`, the parsed `Settings` and the test that holds `meltano.yml` to these
+declarations all read it from there. A setting given as `null` is a setting not given.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-START_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
-ON_EXPIRED_OFFSET = ("fail", "restart_from_time")
+START_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_START_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+_DOMAIN_PATTERN = r"[A-Za-z0-9.-]+(:\d+)?"
+Kind = Literal["string", "integer"]
 
 
-def _setting(kind: str, title: str, description: str, **extra: Any) -> dict[str, Any]:
-    """One setting in the shape the Singer SDK's typing helpers give (`--about` shows these)."""
-    schema: dict[str, Any] = {"type": [kind, "null"], "title": title, "description": description}
-    if extra.pop("secret", False):
-        schema.update(secret=True, writeOnly=True)
-    schema.update(extra)
-    return schema
+@dataclass(frozen=True)
+class Setting:
+    """One setting as users see it (`--about`, Meltano) and as the tap reads it."""
+
+    name: str
+    kind: Kind
+    title: str
+    description: str
+    default: str | int | None = None
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The setting in the shape the Singer SDK's typing helpers give."""
+        description = self.description
+        if self.minimum is not None and self.maximum is not None:
+            description += f" From {self.minimum} to {self.maximum}."
+        schema: dict[str, Any] = {"type": [self.kind, "null"], "title": self.title, "description": description}
+        if self.secret:
+            schema.update(secret=True, writeOnly=True)
+        if self.default is not None:
+            schema["default"] = self.default
+        if self.choices:
+            schema["enum"] = [*self.choices, None]  # null: not set
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
 
 
-# A plain dict, not built with `singer_sdk.typing`: the plain-sync entry point (cli.py) validates
-# settings without importing the SDK.
-CONFIG_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "domain": _setting(
-            "string", "Tenant domain", "The tenant's domain, e.g. acme.us.auth0.com. The API lives at https://{domain}."
-        ),
-        "api_url": _setting(
-            "string",
-            "API base URL",
-            "Replaces https://{domain} (for the emulator, proxies and tests). "
-            "Plain http:// is accepted only for loopback hosts.",
-        ),
-        "api_token": _setting(
-            "string",
-            "Management API token",
-            "A Management API token with the read:events scope. Or set client_id and client_secret.",
-            secret=True,
-        ),
-        "client_id": _setting(
-            "string", "Client ID", "Machine-to-machine application's client id (client-credentials grant)."
-        ),
-        "client_secret": _setting(
-            "string", "Client secret", "Machine-to-machine application's client secret.", secret=True
-        ),
-        "audience": _setting(
-            "string", "Token audience", "Audience for the client-credentials grant. Default: https://{domain}/api/v2/."
-        ),
-        "start_date": _setting(
-            "string",
-            "Start date",
-            "Where a first run starts, as YYYY-MM-DDTHH:MM:SSZ (sent as from_timestamp). Without it a "
-            "first run starts at the moment it runs and records that moment in STATE.",
-        ),
-        "max_run_seconds": _setting(
-            "integer",
-            "Maximum run time (seconds)",
-            "A run ends after this long even if the feed still has events.",
-            default=3600,
-        ),
-        "idle_timeout_seconds": _setting(
-            "integer",
-            "Idle timeout (seconds)",
-            "A run ends when no new event has arrived for this long on a live connection.",
-            default=60,
-        ),
-        "read_timeout_seconds": _setting(
-            "integer",
-            "Read timeout (seconds)",
-            "A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
-            default=20,
-        ),
-        "max_backoff_seconds": _setting(
-            "integer",  # like the other *_seconds; the SDK reads no "number" from environment variables
-            "Maximum backoff (seconds)",
-            "Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
-            default=30,
-        ),
-        "on_expired_offset": _setting(
-            "string",
-            "On expired offset",
-            "fail (default): stop with a message when the stored offset has expired. restart_from_time: "
-            "restart from just before the last event time kept in STATE, with a warning.",
-            default="fail",
-            enum=list(ON_EXPIRED_OFFSET),
-        ),
-    },
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-}
-# What `schema_errors` checks, by JSON Schema type name (as Draft 7 defines them).
-_JSON_TYPES: dict[str, Any] = {
-    "string": lambda value: isinstance(value, str),
-    "integer": lambda value: (
-        (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+def _seconds(name: str, title: str, description: str, default: int, maximum: int) -> Setting:
+    return Setting(name, "integer", title, description, default=default, minimum=1, maximum=maximum)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "domain",
+        "string",
+        "Tenant domain",
+        "The tenant's domain, e.g. acme.us.auth0.com. The API lives at https://{domain}.",
     ),
-    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
-    "boolean": lambda value: isinstance(value, bool),
-    "object": lambda value: isinstance(value, dict),
-    "array": lambda value: isinstance(value, list),
-    "null": lambda value: value is None,
-}
+    Setting(
+        "api_url",
+        "string",
+        "API base URL",
+        "Replaces https://{domain} (for the emulator, proxies and tests). "
+        "Plain http:// is accepted only for loopback hosts.",
+    ),
+    Setting(
+        "api_token",
+        "string",
+        "Management API token",
+        "A Management API token with the read:events scope. Or set client_id and client_secret.",
+        secret=True,
+    ),
+    Setting(
+        "client_id", "string", "Client ID", "Machine-to-machine application's client id (client-credentials grant)."
+    ),
+    Setting("client_secret", "string", "Client secret", "Machine-to-machine application's client secret.", secret=True),
+    Setting(
+        "audience",
+        "string",
+        "Token audience",
+        "Audience for the client-credentials grant. Default: https://{domain}/api/v2/.",
+    ),
+    Setting(
+        "start_date",
+        "string",
+        "Start date",
+        "Where a first run starts, as YYYY-MM-DDTHH:MM:SSZ (sent as from_timestamp). Without it a "
+        "first run starts at the moment it runs and records that moment in STATE.",
+    ),
+    _seconds(
+        "max_run_seconds",
+        "Maximum run time (seconds)",
+        "A run ends after this long even if the feed still has events.",
+        default=3600,
+        maximum=30 * 86400,
+    ),
+    _seconds(
+        "idle_timeout_seconds",
+        "Idle timeout (seconds)",
+        "A run ends when no new event has arrived for this long on a live connection.",
+        default=60,
+        maximum=86400,
+    ),
+    _seconds(
+        "read_timeout_seconds",
+        "Read timeout (seconds)",
+        "A connection silent for this long (no bytes, no heartbeat) is dead and is reopened.",
+        default=20,
+        maximum=3600,
+    ),
+    _seconds(
+        "max_backoff_seconds",
+        "Maximum backoff (seconds)",
+        "Longest wait between reconnects after repeated faults (exponential backoff with jitter).",
+        default=30,
+        maximum=3600,
+    ),
+    Setting(
+        "on_expired_offset",
+        "string",
+        "On expired offset",
+        "fail (default): stop with a message when the stored offset has expired. restart_from_time: "
+        "restart from just before the last event time kept in STATE, with a warning.",
+        default="fail",
+        choices=("fail", "restart_from_time"),
+    ),
+)
+SETTING_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
-def config_errors(config: dict[str, Any], schema: dict[str, Any] = CONFIG_SCHEMA) -> list[str]:
-    """Every problem with the settings, each naming the setting and never quoting its value.
+def config_jsonschema() -> dict[str, Any]:
+    """The settings as a JSON schema (a new dict each call: the SDK adds its own settings to it)."""
+    return {
+        "type": "object",
+        "properties": {setting.name: setting.json_schema() for setting in SETTINGS},
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+    }
 
-    `schema`: CONFIG_SCHEMA, or the SDK tap's copy of it with the SDK's own settings added.
-    """
-    errors = schema_errors(config, schema)
-    if errors:
-        return errors
-    if not config.get("domain") and not config.get("api_url"):
-        errors.append("domain: required (e.g. acme.us.auth0.com), unless api_url is set")
-    if config.get("api_url"):
-        problem = _api_url_problem(config["api_url"])
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The settings of one run, parsed and checked; secrets are left out of `repr`."""
+
+    base_url: str  # api_url, or https://{domain}; no trailing slash
+    domain: str | None
+    api_url: str | None
+    api_token: str | None = field(repr=False)
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+    audience: str | None
+    start_date: str | None
+    max_run_seconds: int
+    idle_timeout_seconds: int
+    read_timeout_seconds: int
+    max_backoff_seconds: int
+    on_expired_offset: str
+
+
+class SettingsError(ValueError):
+    """The settings cannot be used; `problems` has one line per problem, each naming its setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def parse_settings(config: Mapping[str, Any]) -> Settings:
+    """The typed settings of `config` (keys this tap does not declare are ignored); SettingsError if unusable."""
+    values, problems = _typed_values(config)
+    if not problems:
+        problems = _consistency_problems(values)
+    if problems:
+        raise SettingsError(problems)
+    base_url = (values["api_url"] or f"https://{values['domain']}").rstrip("/")
+    return Settings(base_url=base_url, **values)
+
+
+def _typed_values(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Each declared setting's value (its default when absent or null), and what is wrong with them."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        value = config.get(setting.name)
+        if value is None:
+            values[setting.name] = setting.default
+            continue
+        if setting.kind == "integer":
+            value = _whole_number(value)
+        problem = _value_problem(setting, value)
         if problem:
-            errors.append(f"api_url: {problem}")
-    if config.get("domain") and not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?", config["domain"]):
-        errors.append("domain: must be a host name such as acme.us.auth0.com, without https:// or a path")
-    if not config.get("api_token") and not (config.get("client_id") and config.get("client_secret")):
-        errors.append("api_token: required, or both client_id and client_secret")
-    if config.get("start_date"):
-        if not re.fullmatch(START_DATE_PATTERN, config["start_date"]):
-            errors.append("start_date: must look like 2026-01-31T00:00:00Z (UTC, seconds, a Z at the end)")
+            problems.append(f"{setting.name}: {problem}")
         else:
-            try:
-                datetime.strptime(config["start_date"], "%Y-%m-%dT%H:%M:%SZ")
-            except ValueError:
-                errors.append("start_date: not a real date and time")
-    for key in ("max_run_seconds", "idle_timeout_seconds", "read_timeout_seconds", "max_backoff_seconds"):
-        if key in config and config[key] is not None and config[key] <= 0:
-            errors.append(f"{key}: must be a positive number of seconds")
-    return errors
+            values[setting.name] = value
+    return values, problems
+
+
+def _whole_number(value: Any) -> int | None:
+    """The value if it is a JSON integer. Not 5.0: the SDK reads JSON numbers with a fraction or an
+    exponent as Decimal, and its own schema check refuses them for an integer setting."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _value_problem(setting: Setting, value: Any) -> str | None:
+    """What is wrong with one value (an integer setting's value already through `_whole_number`)."""
+    if setting.kind == "string":
+        if not isinstance(value, str):
+            return "must be a string"
+    elif value is None:
+        return "must be a whole number"
+    elif setting.minimum is not None and value < setting.minimum:
+        return f"must be at least {setting.minimum}"
+    elif setting.maximum is not None and value > setting.maximum:
+        return f"must be at most {setting.maximum}"
+    if setting.choices and value not in setting.choices:
+        return f"must be one of {', '.join(setting.choices)}"
+    return None
+
+
+def _consistency_problems(values: dict[str, Any]) -> list[str]:
+    """Problems between settings, or with a string's form."""
+    problems = []
+    if not values["domain"] and not values["api_url"]:
+        problems.append("domain: required (e.g. acme.us.auth0.com), unless api_url is set")
+    if values["api_url"]:
+        problem = _api_url_problem(values["api_url"])
+        if problem:
+            problems.append(f"api_url: {problem}")
+    if values["domain"] and not re.fullmatch(_DOMAIN_PATTERN, values["domain"]):
+        problems.append("domain: must be a host name such as acme.us.auth0.com, without https:// or a path")
+    if not values["api_token"] and not (values["client_id"] and values["client_secret"]):
+        problems.append("api_token: required, or both client_id and client_secret")
+    if values["start_date"]:
+        problem = _start_date_problem(values["start_date"])
+        if problem:
+            problems.append(f"start_date: {problem}")
+    return problems
+
+
+def _start_date_problem(value: str) -> str | None:
+    if not re.fullmatch(_START_DATE_PATTERN, value):
+        return "must look like 2026-01-31T00:00:00Z (UTC, seconds, a Z at the end)"
+    try:
+        datetime.strptime(value, START_DATE_FORMAT)
+    except ValueError:
+        return "not a real date and time"
+    return None
+
+
+def _api_url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        return "must be an http(s) URL such as https://acme.us.auth0.com"
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an http(s) URL such as https://acme.us.auth0.com"
+    if parts.scheme == "http" and not _is_loopback(host):
+        return "plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, localhost); use https://"
+    if parts.query or parts.fragment:
+        return "must not carry a query string or fragment"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# -- the STATE and catalog files ---------------------------------------------------------------
 
 
 def read_state(text: str) -> tuple[Any, str | None]:
@@ -174,48 +321,3 @@ def _state_shape_problem(state: Any) -> str | None:
             if key in bookmark and bookmark[key] is not None and not isinstance(bookmark[key], str):
                 return f"bookmarks.{name}.{key} must be a string"
     return None
-
-
-def base_url(config: dict[str, Any]) -> str:
-    """Where the API lives: `api_url` if set, else https://{domain}."""
-    return (config.get("api_url") or f"https://{config['domain']}").rstrip("/")
-
-
-def _api_url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http(s) URL such as https://acme.us.auth0.com"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        return "plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, localhost); use https://"
-    if parts.query or parts.fragment:
-        return "must not carry a query string or fragment"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def schema_errors(config: dict[str, Any], schema: dict[str, Any] = CONFIG_SCHEMA) -> list[str]:
-    """`type` and `enum` errors of the settings `schema` declares (other keys and keywords pass).
-
-    CONFIG_SCHEMA uses no other keyword; the SDK's own settings (stream maps, flattening) are
-    checked in depth where the SDK reads them.
-    """
-    errors = []
-    for name, setting in schema.get("properties", {}).items():
-        if name not in config:
-            continue
-        value = config[name]
-        kinds = setting.get("type")
-        kinds = [kinds] if isinstance(kinds, str) else kinds or []
-        if kinds and not any(_JSON_TYPES.get(kind, lambda _: True)(value) for kind in kinds):
-            errors.append(f"{name}: must be of type {kinds}")
-        elif "enum" in setting and value is not None and value not in setting["enum"]:
-            errors.append(f"{name}: must be one of {', '.join(map(str, setting['enum']))}")
-    return errors

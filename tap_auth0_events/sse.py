@@ -7,9 +7,8 @@ Implements the WHATWG HTML "event stream interpretation" rules
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-__all__ = ["RawEvent", "SSEDecoder", "ServerSentEvent"]
+__all__ = ["SSEDecoder", "SSEMessage"]
 
 _BOM = b"\xef\xbb\xbf"
 _CR = 13
@@ -22,31 +21,19 @@ _USUAL_HEAD = re.compile(rb"event: ?([^\n]*)\nid: ?([^\n]*)\ndata: ?")
 # Distinct event names decoded once and remembered (Auth0 has a few dozen); more are decoded each time.
 _NAME_CACHE_SIZE = 256
 
-RawEvent = tuple[str, bytes, "str | None", "int | None"]
-"""What `SSEDecoder.feed_raw` returns per message: (event, data, id, retry), as in `ServerSentEvent`
-but with ``data`` as the undecoded UTF-8 bytes (JSON parsers take bytes directly)."""
-
-
-@dataclass(slots=True, frozen=True)
-class ServerSentEvent:
-    """One dispatched SSE message.
-
-    ``event`` is "message" when no (or an empty) event field was given; ``data`` joins the data lines
-    with "\\n"; ``id`` is the stream's last event id at dispatch (carried forward, None if never set);
-    ``retry`` is the reconnection time in ms set by this message, if any.
-    """
-
-    event: str
-    data: str
-    id: str | None
-    retry: int | None
+SSEMessage = tuple[str, bytes, "str | None", "int | None"]
+"""One dispatched message: (event, data, id, retry). ``event`` is "message" when no (or an empty)
+event field was given; ``data`` joins the data lines with "\\n", as the undecoded UTF-8 bytes (JSON
+parsers take bytes directly; decoding them with ``errors="replace"`` gives the spec's text); ``id`` is
+the stream's last event id at dispatch (carried forward, None if never set); ``retry`` is the
+reconnection time in ms set by this message, if any."""
 
 
 class SSEDecoder:
     """Incremental SSE decoder: feed byte chunks, get back the events they complete.
 
-    Line boundaries are CRLF, LF or CR only, found on bytes; UTF-8 is decoded afterwards with
-    ``errors="replace"``, so multi-byte characters split across chunks decode correctly.
+    Line boundaries are CRLF, LF or CR only, found on bytes, so multi-byte characters split across
+    chunks stay whole. Comments and unknown fields are ignored. One decoder reads one connection.
     """
 
     __slots__ = (
@@ -61,7 +48,6 @@ class SSEDecoder:
         "_names",
         "_pieces",
         "_skip_lf",
-        "comments",
         "retry",
     )
 
@@ -71,7 +57,6 @@ class SSEDecoder:
         # the message is dispatched (blank line): an id in a frame cut in half must not count.
         self._id_buffer: str | None = last_event_id
         self.retry: int | None = None
-        self.comments: int = 0
         self._names: dict[bytes, str] = {}
         self._reset_stream()
 
@@ -104,19 +89,11 @@ class SSEDecoder:
         """True when part of an unfinished message is buffered (the stream stopped mid-frame)."""
         return bool(self._pieces or self._bom_buf or self._in_message)
 
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        """Consume a chunk of the stream; return the events completed by it, in order."""
-        return [
-            ServerSentEvent(event, data.decode("utf-8", "replace"), id_, retry)
-            for event, data, id_, retry in self.feed_raw(chunk)
-        ]
+    def feed(self, chunk: bytes) -> list[SSEMessage]:
+        """Consume a chunk of the stream; return the messages completed by it, in order.
 
-    def feed_raw(self, chunk: bytes) -> list[RawEvent]:
-        """Like `feed`, as (event, data, id, retry) tuples with ``data`` left as UTF-8 bytes.
-
-        Decoding ``data`` with ``errors="replace"`` gives exactly `feed`'s ``data``. This is the
-        decoder's hot path: a tuple costs a fraction of a frozen dataclass, and a JSON parser reads
-        the bytes without a ``str`` in between. Messages in the usual layout (`event`, `id`, one
+        This is the decoder's hot path: a tuple costs a fraction of a frozen dataclass, and a JSON
+        parser reads the bytes without a ``str`` in between. Messages in the usual layout (`event`, `id`, one
         `data` line, LF line ends) are taken whole, a regular expression and a search each, from the
         chunk's first message boundary until something else; the rest (a message begun in an earlier
         chunk, the one the chunk's end cuts, anything unusual and what follows it in the chunk) goes
@@ -126,7 +103,7 @@ class SSEDecoder:
             return []
         if self._at_start or self._skip_lf or b"\r" in chunk:
             return self._feed_lines(chunk)
-        events: list[RawEvent] = []
+        events: list[SSEMessage] = []
         pos = 0
         if self._pieces or self._in_message:
             # Finish the message begun in an earlier chunk line by line: up to its blank line.
@@ -146,7 +123,7 @@ class SSEDecoder:
             events += self._feed_lines(chunk[pos:])
         return events
 
-    def _usual_messages(self, chunk: bytes, pos: int, events: list[RawEvent]) -> int:
+    def _usual_messages(self, chunk: bytes, pos: int, events: list[SSEMessage]) -> int:
         """Append the messages of the usual layout from `pos` on (at a message boundary); return where
         they stop."""
         match = _USUAL_HEAD.match
@@ -177,7 +154,7 @@ class SSEDecoder:
             self._names[value] = name
         return name
 
-    def _feed_lines(self, chunk: bytes) -> list[RawEvent]:
+    def _feed_lines(self, chunk: bytes) -> list[SSEMessage]:
         """The general decoder: split into lines, interpret each (`_process`)."""
         if not chunk:
             return []
@@ -224,16 +201,6 @@ class SSEDecoder:
             pieces.append(tail)
         return self._process(lines)
 
-    def close(self) -> list[ServerSentEvent]:
-        """Signal end of stream.
-
-        Per WHATWG an incomplete message at EOF is discarded, so this always returns []. Check
-        ``pending`` before calling it to tell whether a frame was cut. Afterwards the decoder is
-        ready for a new stream (a reconnection); ``last_event_id``, ``retry`` and ``comments`` persist.
-        """
-        self._reset_stream()
-        return []
-
     def _strip_bom(self, chunk: bytes) -> bytes:
         """Drop one UTF-8 BOM at the very start of the stream, even if split across chunks."""
         buf = self._bom_buf + chunk if self._bom_buf else chunk
@@ -244,16 +211,15 @@ class SSEDecoder:
         self._bom_buf = b""
         return buf[3:] if buf.startswith(_BOM) else buf
 
-    def _process(self, lines: list[bytes]) -> list[RawEvent]:
+    def _process(self, lines: list[bytes]) -> list[SSEMessage]:
         """Interpret complete lines (terminators removed); return dispatched events."""
-        events: list[RawEvent] = []
+        events: list[SSEMessage] = []
         # Hot loop: message state lives in locals and is written back once at the end.
         data = self._data
         event_type = self._event_type
         id_buffer = self._id_buffer
         msg_retry = self._msg_retry
         in_message = self._in_message
-        comments = self.comments
         last_event_id = self._last_event_id
         names = self._names
         append = events.append
@@ -283,7 +249,7 @@ class SSEDecoder:
                 value = line[7:] if line.startswith(b"event: ") else line[6:]
                 event_type = names.get(value) or self._name(value)
             elif line[0] == _COLON:
-                comments += 1
+                continue  # a comment (Auth0's `:connected`, heartbeats)
             else:
                 in_message = True
                 name_bytes, _, value = line.partition(b":")
@@ -308,6 +274,5 @@ class SSEDecoder:
         self._id_buffer = id_buffer
         self._msg_retry = msg_retry
         self._in_message = in_message
-        self.comments = comments
         self._last_event_id = last_event_id
         return events

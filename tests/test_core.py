@@ -32,9 +32,21 @@ SAMPLE_CONFIG = {
 }
 
 
+# An event of a type this version does not know, so that the catch-all stream has a record too.
+UNKNOWN_EVENT = {
+    "specversion": "1.0",
+    "type": "role.created",
+    "source": "urn:auth0:acme-demo.us.auth0.com",
+    "id": "evt_unknown_type_0001",
+    "time": "2026-01-01T00:00:00Z",
+    "data": {"object": {"id": "rol_1", "name": "auditor"}},
+}
+
+
 @pytest.fixture(scope="module", autouse=True)
 def standard_emulator() -> Iterator[Emulator]:
     with Emulator(fast_config(initial_events=800), port=PORT) as emulator:
+        emulator.append_event(UNKNOWN_EVENT)
         yield emulator
 
 

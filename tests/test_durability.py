@@ -72,15 +72,16 @@ def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert delivered == log_ids
 
 
-@pytest.mark.parametrize("start", [{}, {"stream_maps": {}}], ids=["plain-sync", "sdk-start"])
-def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: Path, start: dict) -> None:
+# A stream map that changes nothing still sends every record through the SDK's record path.
+@pytest.mark.parametrize("path", [{}, {"stream_maps": {"user_created": {}}}], ids=["fast-path", "sdk-path"])
+def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: Path, path: dict) -> None:
     with Emulator(fast_config(initial_events=12_000, cycle_events=400, retry_ms=40)) as emulator:
         config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(tap_config(emulator, **start)))
+        config_path.write_text(json.dumps(tap_config(emulator, **path)))
         out = tmp_path / "out.jsonl"
         with out.open("wb") as sink:
             process = subprocess.Popen([TAP, "--config", str(config_path)], stdout=sink, stderr=subprocess.PIPE)
-            time.sleep(1.0)
+            _wait_for_records(out)  # the signal lands in the middle of the sync, not during start-up
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
         assert process.returncode == 143, stderr.decode()[-2000:]
@@ -94,6 +95,13 @@ def test_sigterm_ends_the_run_cleanly_with_state_for_what_was_written(tmp_path: 
         assert resumed.returncode == 0
         assert set(emitted) | set(resumed.event_ids()) == {e["event_id"] for e in emulator.summary()}
         assert not set(emitted) & set(resumed.event_ids()), "a clean stop replays nothing"
+
+
+def _wait_for_records(out: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while b'"type":"RECORD"' not in out.read_bytes():
+        assert time.monotonic() < deadline, "the tap wrote no record"
+        time.sleep(0.05)
 
 
 def _selected_catalog(tmp_path: Path, emulator: Emulator, names: set[str]) -> dict:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+from collections import Counter
 from pathlib import Path
 
-from conftest import TOKEN, discover, fast_config, run_tap, select_streams, tap_config
+from conftest import TAP, TOKEN, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
-from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.event_types import EVENT_TYPES, STREAM_KEYS, stream_name
 
 
 def expected_by_stream(emulator: Emulator, types: set[str] | None = None) -> dict[str, list[str]]:
@@ -39,7 +42,7 @@ def test_every_event_lands_once_in_its_own_stream_through_server_cycling(tmp_pat
 def test_records_are_typed_and_carry_event_fields(tmp_path: Path, emulator: Emulator) -> None:
     result = run_tap(tmp_path, tap_config(emulator))
     schemas = {message["stream"]: message for message in result.messages if message["type"] == "SCHEMA"}
-    assert set(schemas) == {stream_name(event_type) for event_type in EVENT_TYPES}
+    assert set(schemas) == {stream_name(key) for key in STREAM_KEYS}
     assert schemas["user_created"]["key_properties"] == ["event_id"]
     record = result.by_stream()["user_updated"][0]
     assert record["event_id"].startswith("evt_")
@@ -112,7 +115,29 @@ def test_client_credentials_get_a_token_from_oauth_token(tmp_path: Path, emulato
     assert emulator.token_requests == 1
 
 
-def test_about_lists_settings_and_discover_lists_22_streams(tmp_path: Path, emulator: Emulator) -> None:
+def test_discover_lists_a_stream_per_type_and_the_catch_all(tmp_path: Path, emulator: Emulator) -> None:
     catalog = discover(tmp_path, tap_config(emulator))
-    assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(map(stream_name, EVENT_TYPES))
+    assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(map(stream_name, STREAM_KEYS))
     assert TOKEN not in str(catalog)
+
+
+def test_dash_dash_test_emits_at_most_one_record_per_stream_and_no_error(tmp_path: Path, emulator: Emulator) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(tap_config(emulator, idle_timeout_seconds=60)))
+    done = subprocess.run([TAP, "--config", str(config_path), "--test"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ERROR" not in done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if '"type":"RECORD"' in line.replace(" ", "")]
+    per_stream = Counter(record["stream"] for record in records)
+    types_in_log = {event["event_type"] for event in emulator.summary()}
+    assert set(per_stream) == {stream_name(event_type) for event_type in types_in_log}
+    assert set(per_stream.values()) == {1}
+
+
+def test_dash_dash_test_with_a_bad_token_fails_with_its_line(tmp_path: Path, emulator: Emulator) -> None:
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(tap_config(emulator, api_token="SECRET-wrong-token")))
+    done = subprocess.run([TAP, "--config", str(config_path), "--test"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "HTTP 401 from the Events API" in done.stderr
+    assert "Traceback" not in done.stderr and "SECRET-wrong-token" not in done.stderr

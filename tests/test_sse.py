@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
-
-from tap_auth0_events.sse import ServerSentEvent, SSEDecoder
+from sse_text import ServerSentEvent, TextDecoder
 
 
 def ev(data: str, event: str = "message", id: str | None = None, retry: int | None = None) -> ServerSentEvent:
@@ -15,18 +13,17 @@ def ev(data: str, event: str = "message", id: str | None = None, retry: int | No
     return ServerSentEvent(event=event, data=data, id=id, retry=retry)
 
 
-def decode(chunks: list[bytes], decoder: SSEDecoder | None = None) -> list[ServerSentEvent]:
-    """Feed every chunk, then close; return all events."""
-    dec = decoder if decoder is not None else SSEDecoder()
+def decode(chunks: list[bytes], decoder: TextDecoder | None = None) -> list[ServerSentEvent]:
+    """Feed every chunk; return all events (a message the stream's end cuts is not one)."""
+    dec = decoder if decoder is not None else TextDecoder()
     out: list[ServerSentEvent] = []
     for chunk in chunks:
-        out.extend(dec.feed(chunk))
-    out.extend(dec.close())
+        out.extend(dec.feed_text(chunk))
     return out
 
 
-def state(dec: SSEDecoder) -> tuple[str | None, int | None, int, bool]:
-    return dec.last_event_id, dec.retry, dec.comments, dec.pending
+def state(dec: TextDecoder) -> tuple[str | None, int | None, bool]:
+    return dec.last_event_id, dec.retry, dec.pending
 
 
 # --- WHATWG examples -------------------------------------------------------------------------------------
@@ -38,14 +35,13 @@ def test_spec_stock_example() -> None:
 
 def test_spec_comment_and_id_example() -> None:
     stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n"
-    dec = SSEDecoder()
+    dec = TextDecoder()
     assert decode([stream], dec) == [
         ev("first event", id="1"),
         ev("second event", id=""),
         ev(" third event", id=""),
     ]
     assert dec.last_event_id == ""
-    assert dec.comments == 1
 
 
 def test_spec_empty_data_example() -> None:
@@ -76,9 +72,8 @@ def test_spec_multiline_messages_and_event_types() -> None:
 
 def test_data_split_across_lines_with_comments_between() -> None:
     stream = b": hello\ndata: a\n:ping\ndata: b\n: keep-alive\ndata: c\n\n"
-    dec = SSEDecoder()
+    dec = TextDecoder()
     assert decode([stream], dec) == [ev("a\nb\nc")]
-    assert dec.comments == 3
 
 
 # --- chunk boundaries ------------------------------------------------------------------------------------
@@ -97,30 +92,30 @@ STREAMS = {
 @pytest.mark.parametrize("name", sorted(STREAMS))
 def test_chunking_does_not_change_result(name: str) -> None:
     stream = STREAMS[name]
-    whole_dec = SSEDecoder()
-    whole = [e for e in whole_dec.feed(stream)]
+    whole_dec = TextDecoder()
+    whole = [e for e in whole_dec.feed_text(stream)]
     whole_state = state(whole_dec)
     assert whole, "every sample stream must produce events"
 
     for cut in range(len(stream) + 1):
-        dec = SSEDecoder()
-        got = dec.feed(stream[:cut]) + dec.feed(stream[cut:])
+        dec = TextDecoder()
+        got = dec.feed_text(stream[:cut]) + dec.feed_text(stream[cut:])
         assert got == whole, f"split at {cut}"
         assert state(dec) == whole_state, f"split at {cut}"
 
-    dec = SSEDecoder()
-    got = [e for i in range(len(stream)) for e in dec.feed(stream[i : i + 1])]
+    dec = TextDecoder()
+    got = [e for i in range(len(stream)) for e in dec.feed_text(stream[i : i + 1])]
     assert got == whole
     assert state(dec) == whole_state
 
 
 def test_events_are_returned_by_the_chunk_that_completes_them() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"data: a\n") == []
-    assert dec.feed(b"\ndata: b\n\nda") == [ev("a"), ev("b")]
-    assert dec.feed(b"ta: c\n") == []
-    assert dec.feed(b"\n") == [ev("c")]
-    assert dec.feed(b"") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"data: a\n") == []
+    assert dec.feed_text(b"\ndata: b\n\nda") == [ev("a"), ev("b")]
+    assert dec.feed_text(b"ta: c\n") == []
+    assert dec.feed_text(b"\n") == [ev("c")]
+    assert dec.feed_text(b"") == []
 
 
 # --- line endings ----------------------------------------------------------------------------------------
@@ -139,23 +134,23 @@ def test_mixed_line_endings() -> None:
 
 
 def test_cr_at_chunk_end_pairs_with_lf_at_next_chunk_start() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"data: a\r") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"data: a\r") == []
     assert dec.pending
     # If the CR and LF were two line ends, "a" would be dispatched on its own here.
-    assert dec.feed(b"\ndata: b\r") == []
-    assert dec.feed(b"\n") == []
-    assert dec.feed(b"\r") == [ev("a\nb")]
-    assert dec.feed(b"\n") == []
+    assert dec.feed_text(b"\ndata: b\r") == []
+    assert dec.feed_text(b"\n") == []
+    assert dec.feed_text(b"\r") == [ev("a\nb")]
+    assert dec.feed_text(b"\n") == []
     assert not dec.pending
 
 
 def test_cr_at_chunk_end_followed_by_cr_is_a_blank_line() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"data: a\r") == []
-    assert dec.feed(b"\r") == [ev("a")]
-    assert dec.feed(b"\n") == []  # pairs with the second CR: not a new blank line
-    assert dec.feed(b"data: b\n\n") == [ev("b")]
+    dec = TextDecoder()
+    assert dec.feed_text(b"data: a\r") == []
+    assert dec.feed_text(b"\r") == [ev("a")]
+    assert dec.feed_text(b"\n") == []  # pairs with the second CR: not a new blank line
+    assert dec.feed_text(b"data: b\n\n") == [ev("b")]
 
 
 @pytest.mark.parametrize(
@@ -178,16 +173,16 @@ def test_bom_at_stream_start_is_skipped() -> None:
 @pytest.mark.parametrize("cut", [1, 2, 3])
 def test_bom_split_over_chunks_is_skipped(cut: bytes) -> None:
     stream = b"\xef\xbb\xbfdata: a\n\n"
-    dec = SSEDecoder()
-    assert dec.feed(stream[:cut]) == []
-    assert dec.feed(stream[cut:]) == [ev("a")]
+    dec = TextDecoder()
+    assert dec.feed_text(stream[:cut]) == []
+    assert dec.feed_text(stream[cut:]) == [ev("a")]
 
 
 def test_bom_split_byte_by_byte_with_empty_chunks() -> None:
-    dec = SSEDecoder()
+    dec = TextDecoder()
     out = []
     for b in b"\xef\xbb\xbfdata: a\n\n":
-        out += dec.feed(b"") + dec.feed(bytes([b]))
+        out += dec.feed_text(b"") + dec.feed_text(bytes([b]))
     assert out == [ev("a")]
 
 
@@ -202,10 +197,10 @@ def test_bom_later_in_stream_is_not_stripped() -> None:
 
 
 def test_partial_bom_prefix_that_is_not_a_bom_is_kept() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"\xef") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"\xef") == []
     assert dec.pending
-    assert dec.feed(b"data: x\n\ndata: y\n\n") == [ev("y")]  # first line's field name is "\ufffddata"
+    assert dec.feed_text(b"data: x\n\ndata: y\n\n") == [ev("y")]  # first line's field name is "\ufffddata"
 
 
 # --- fields ----------------------------------------------------------------------------------------------
@@ -233,20 +228,18 @@ def test_unknown_and_case_mismatched_fields_are_ignored() -> None:
 
 
 def test_message_without_data_dispatches_nothing_and_resets_event_name() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"event: lonely\n\ndata: x\n\n") == [ev("x")]
+    dec = TextDecoder()
+    assert dec.feed_text(b"event: lonely\n\ndata: x\n\n") == [ev("x")]
 
 
 def test_empty_event_name_defaults_to_message() -> None:
     assert decode([b"event:\ndata: x\n\n"]) == [ev("x")]
 
 
-def test_comments_are_ignored_and_counted() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b":\n: heartbeat\n:connected\n\n") == []
-    assert dec.comments == 3
-    assert dec.feed(b"data: a\n: mid\n\n") == [ev("a")]
-    assert dec.comments == 4
+def test_comments_are_ignored() -> None:
+    dec = TextDecoder()
+    assert dec.feed_text(b":\n: heartbeat\n:connected\n\n") == []
+    assert dec.feed_text(b"data: a\n: mid\n\n") == [ev("a")]
     assert not dec.pending
 
 
@@ -254,49 +247,48 @@ def test_comments_are_ignored_and_counted() -> None:
 
 
 def test_id_is_carried_forward() -> None:
-    dec = SSEDecoder()
+    dec = TextDecoder()
     events = decode([b"data: a\n\nid: 1\ndata: b\n\ndata: c\n\nid: 2\ndata: d\n\n"], dec)
     assert [e.id for e in events] == [None, "1", "1", "2"]
     assert dec.last_event_id == "2"
 
 
 def test_initial_last_event_id_is_used() -> None:
-    dec = SSEDecoder(last_event_id="resume-here")
+    dec = TextDecoder(last_event_id="resume-here")
     assert dec.last_event_id == "resume-here"
-    assert dec.feed(b"data: a\n\n") == [ev("a", id="resume-here")]
+    assert dec.feed_text(b"data: a\n\n") == [ev("a", id="resume-here")]
 
 
 def test_id_with_nul_is_ignored() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n") == [ev("a", id="1"), ev("b", id="1")]
+    dec = TextDecoder()
+    assert dec.feed_text(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n") == [ev("a", id="1"), ev("b", id="1")]
     assert dec.last_event_id == "1"
 
 
 def test_empty_id_resets_to_empty_string() -> None:
-    dec = SSEDecoder(last_event_id="x")
-    assert dec.feed(b"id:\ndata: a\n\n") == [ev("a", id="")]
+    dec = TextDecoder(last_event_id="x")
+    assert dec.feed_text(b"id:\ndata: a\n\n") == [ev("a", id="")]
     assert dec.last_event_id == ""
 
 
 def test_id_without_data_still_updates_last_event_id() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"id: 42\n\n") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"id: 42\n\n") == []
     assert dec.last_event_id == "42"
-    assert dec.feed(b"data: a\n\n") == [ev("a", id="42")]
+    assert dec.feed_text(b"data: a\n\n") == [ev("a", id="42")]
 
 
 def test_id_of_incomplete_message_is_not_committed() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b\n") == [ev("a", id="1")]
+    dec = TextDecoder()
+    assert dec.feed_text(b"id: 1\ndata: a\n\nid: 2\ndata: b\n") == [ev("a", id="1")]
     assert dec.last_event_id == "1"
-    assert dec.close() == []
     assert dec.last_event_id == "1"
 
 
 def test_last_event_id_setter_applies_to_next_message() -> None:
-    dec = SSEDecoder()
+    dec = TextDecoder()
     dec.last_event_id = "7"
-    assert dec.feed(b"data: a\n\n") == [ev("a", id="7")]
+    assert dec.feed_text(b"data: a\n\n") == [ev("a", id="7")]
 
 
 @pytest.mark.parametrize(
@@ -317,16 +309,16 @@ def test_last_event_id_setter_applies_to_next_message() -> None:
     ],
 )
 def test_retry_accepts_only_ascii_digits(value: bytes, expected: int | None) -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"retry: " + value + b"\ndata: x\n\n") == [ev("x", retry=expected)]
+    dec = TextDecoder()
+    assert dec.feed_text(b"retry: " + value + b"\ndata: x\n\n") == [ev("x", retry=expected)]
     assert dec.retry == expected
 
 
 def test_retry_is_per_message_on_events_but_persists_on_decoder() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"retry: 2000\n\n") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"retry: 2000\n\n") == []
     assert dec.retry == 2000
-    assert dec.feed(b"data: a\n\nretry: 500\ndata: b\n\nretry: nope\ndata: c\n\n") == [
+    assert dec.feed_text(b"data: a\n\nretry: 500\ndata: b\n\nretry: nope\ndata: c\n\n") == [
         ev("a"),
         ev("b", retry=500),
         ev("c"),
@@ -351,7 +343,7 @@ def test_auth0_like_stream() -> None:
         + f"event: offset-only\nid: {offset2}\ndata: {json.dumps(marker)}\n\n".encode()
         + f"event: error\ndata: {json.dumps(error)}\n\n".encode()
     )
-    dec = SSEDecoder()
+    dec = TextDecoder()
     events = decode([stream[i : i + 7] for i in range(0, len(stream), 7)], dec)
     assert [(e.event, e.id, e.retry) for e in events] == [
         ("user.created", offset1, None),
@@ -360,46 +352,42 @@ def test_auth0_like_stream() -> None:
     ]
     assert [json.loads(e.data) for e in events] == [real, marker, error]
     assert dec.retry == 2000
-    assert dec.comments == 2
     assert dec.last_event_id == offset2
 
 
 # --- end of stream ---------------------------------------------------------------------------------------
 
 
-def test_frame_cut_in_half_is_discarded_at_close() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b'event: user.created\nid: 1\ndata: {}\n\nevent: user.updated\nid: 2\ndata: {"a"') == [
+def test_frame_cut_in_half_is_pending_and_never_dispatched() -> None:
+    dec = TextDecoder()
+    assert dec.feed_text(b'event: user.created\nid: 1\ndata: {}\n\nevent: user.updated\nid: 2\ndata: {"a"') == [
         ev("{}", event="user.created", id="1")
     ]
     assert dec.pending
-    assert dec.close() == []
-    assert not dec.pending
     assert dec.last_event_id == "1"
 
 
 def test_complete_lines_without_blank_line_are_pending_and_discarded() -> None:
-    dec = SSEDecoder()
-    assert dec.feed(b"data: a\n") == []
+    dec = TextDecoder()
+    assert dec.feed_text(b"data: a\n") == []
     assert dec.pending
-    assert dec.close() == []
 
 
 @pytest.mark.parametrize(
     "stream", [b"", b"data: a\n\n", b": heartbeat\n", b"data: a\r\n\r\n", b"data: a\r\r"], ids=repr
 )
 def test_not_pending_at_message_boundary(stream: bytes) -> None:
-    dec = SSEDecoder()
-    dec.feed(stream)
+    dec = TextDecoder()
+    dec.feed_text(stream)
     assert not dec.pending
 
 
-def test_decoder_is_reusable_after_close() -> None:
-    dec = SSEDecoder()
-    dec.feed(b"id: 1\ndata: a\n\nretry: 300\ndata: cut")
-    dec.close()
-    # A reconnection is a new stream: its BOM is skipped; id and retry carry over.
-    assert dec.feed(b"\xef\xbb\xbfdata: b\n\n") == [ev("b", id="1")]
+def test_a_reconnection_is_a_new_decoder_from_the_last_id() -> None:
+    dec = TextDecoder()
+    dec.feed_text(b"id: 1\ndata: a\n\nretry: 300\ndata: cut")
+    # What the connection does: a new stream, its BOM skipped, the last id carried over.
+    again = TextDecoder(last_event_id=dec.last_event_id)
+    assert again.feed_text(b"\xef\xbb\xbfdata: b\n\n") == [ev("b", id="1")]
     assert dec.retry == 300
 
 
@@ -407,7 +395,7 @@ def test_decoder_is_reusable_after_close() -> None:
 
 
 def test_invalid_utf8_is_replaced_not_raised() -> None:
-    dec = SSEDecoder()
+    dec = TextDecoder()
     events = decode([b"event: \xffx\nid: \xc3\ndata: a\xff\xfeb\ndata: \xe2\x82\n\n"], dec)
     assert events == [ev("a\ufffd\ufffdb\n\ufffd", event="\ufffdx", id="\ufffd")]
 
@@ -424,10 +412,10 @@ def test_multibyte_utf8_split_across_chunks() -> None:
 def test_large_data_line_in_small_chunks() -> None:
     payload = ("0123456789abcdeф" * (2 * 1024 * 1024 // 17)).encode()
     stream = b"id: big\ndata: " + payload + b"\n\ndata: after\n\n"
-    dec = SSEDecoder()
+    dec = TextDecoder()
     out: list[ServerSentEvent] = []
     for i in range(0, len(stream), 1024):
-        out += dec.feed(stream[i : i + 1024])
+        out += dec.feed_text(stream[i : i + 1024])
     assert len(payload) > 2_000_000
     assert out == [ev(payload.decode(), id="big"), ev("after", id="big")]
     assert not dec.pending
@@ -436,16 +424,9 @@ def test_large_data_line_in_small_chunks() -> None:
 def test_many_events_in_one_large_chunk() -> None:
     body = json.dumps({"offset": "o", "event": {"data": "x" * 1200}})
     stream = b"".join(f"event: user.created\nid: {i:024d}\ndata: {body}\n\n".encode() for i in range(500))
-    events = SSEDecoder().feed(stream)
+    events = TextDecoder().feed_text(stream)
     assert len(events) == 500
     assert events[-1] == ev(body, event="user.created", id=f"{499:024d}")
 
 
 # --- event type ------------------------------------------------------------------------------------------
-
-
-def test_server_sent_event_is_frozen() -> None:
-    e = ev("a")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        e.data = "b"  # type: ignore[misc]
-    assert not hasattr(e, "__dict__")

@@ -1,4 +1,4 @@
-"""The built wheel, not the source tree, carries the 22 schemas and discovers every stream."""
+"""The built wheel, not the source tree, carries every schema and discovers every stream."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.event_types import STREAM_KEYS, stream_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_schemas_and_discovers_22_streams(tmp_path: Path) -> None:
+def test_wheel_ships_schemas_and_discovers_every_stream(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(ROOT)],
         check=True,
@@ -22,8 +22,8 @@ def test_wheel_ships_schemas_and_discovers_22_streams(tmp_path: Path) -> None:
     )
     wheel = next((tmp_path / "dist").glob("tap_auth0_events-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for event_type in EVENT_TYPES:
-        assert f"tap_auth0_events/schemas/{stream_name(event_type)}.json" in names
+    for key in STREAM_KEYS:
+        assert f"tap_auth0_events/schemas/{stream_name(key)}.json" in names
     assert "tap_auth0_events/schemas/common.json" in names
 
     # Unpacked away from the source tree and put first on the path: the repo's schemas/ is out of reach.
@@ -47,5 +47,5 @@ def test_wheel_ships_schemas_and_discovers_22_streams(tmp_path: Path) -> None:
     found = json.loads(completed.stdout.strip().splitlines()[-1])
     assert found["file"].startswith(str(site))
     assert found["dir"] == str(site / "tap_auth0_events" / "schemas")
-    assert sorted(found["streams"]) == sorted(map(stream_name, EVENT_TYPES))
+    assert sorted(found["streams"]) == sorted(map(stream_name, STREAM_KEYS))
     assert all(count >= 8 for count in found["streams"].values())

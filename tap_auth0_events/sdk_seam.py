@@ -1,0 +1,193 @@
+"""Where the tap leans on the Singer SDK beyond its public API, all in one place.
+
+The SDK syncs streams one after the other (`Tap.sync_all` -> `Stream.sync()`); Auth0's feed is one
+ordered connection that carries every type. The SDK has no public seam for one connection feeding
+many streams, nor for validation messages that never quote a value, so `OneConnectionTap` relies on
+these internals of singer-sdk (verified on `VERIFIED_SDK_VERSIONS`; tests/test_sdk_seam.py fails
+when the installed SDK leaves that range, so an upgrade is a conscious step):
+
+1. `Tap.sync_all`, marked `@final`, is overridden: every selected stream is read from one
+   connection and each event routed to its stream (`Syncer`).
+2. `Stream._write_schema_message()` writes each selected stream's SCHEMA (stream maps applied)
+   before the sync, as `Stream.sync()` would.
+3. `Stream._write_record_message(record)` sends a record through stream maps, flattening and
+   field selection (`SdkSink`, used when any of those is configured).
+4. `PluginBase._validate_config()` is overridden: the settings are parsed into `Settings`, and a
+   problem is reported by setting name; the SDK's own messages quote the offending value, which may
+   be a secret. The SDK's check still runs for its own settings (stream maps, flattening).
+5. `Tap._handle_termination()` is overridden: SIGTERM during a sync stops after the current
+   message and writes its STATE from the main loop; the SDK's handler writes STATE from inside the
+   handler, which may land in the middle of a record line.
+6. `Stream.ABORT_AT_RECORD_COUNT` (set by `--test`) is read so that a stream stops at that many
+   records itself: the SDK's own abort fails an unsorted stream with an ERROR.
+
+Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`, `Tap.state_writer`,
+`Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `Tap.cb_test`, `ConfigValidationError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import click
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_auth0_events.errors import InputError, TapAuth0EventsError
+from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exit_with
+from tap_auth0_events.output import FastSink
+from tap_auth0_events.records import DictCodec, RawCodec
+from tap_auth0_events.run import Emit
+from tap_auth0_events.settings import Settings, SettingsError, parse_settings
+from tap_auth0_events.sync import Outcome, Syncer
+from tap_auth0_events.vocabulary import StreamRef
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import TapState
+
+VERIFIED_SDK_VERSIONS = ">=0.54.9,<0.55"
+# Under --test a stream without events ends after this long without one, not after idle_timeout_seconds.
+DRY_RUN_IDLE_SECONDS = 3
+
+
+class EventStreamLike(StreamRef, Protocol):
+    """A Singer SDK stream that is also a `StreamRef`."""
+
+    ABORT_AT_RECORD_COUNT: int | None
+
+    @property
+    def selected(self) -> bool: ...
+
+    @property
+    def mask(self) -> Mapping[Any, bool]: ...
+
+    def _write_schema_message(self) -> None: ...
+
+    def _write_record_message(self, record: dict[str, Any]) -> None: ...
+
+
+class OneConnectionTap(Tap):
+    """A tap whose selected streams are all read from one connection by the engine's `Syncer`."""
+
+    settings: Settings
+    _syncer: Syncer | None = None
+
+    def event_streams(self) -> list[EventStreamLike]:
+        """The tap's streams that the engine reads (subclasses say which)."""
+        raise NotImplementedError
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # internal 1: final in the SDK
+        """Read all selected streams from one connection, routing each event to its stream."""
+        unknown = sorted(set(self.input_catalog or ()) - set(self.streams))
+        if unknown:
+            exit_with(
+                InputError(f"catalog: {', '.join(unknown)} not a stream of this tap (run --discover)"), self.logger
+            )
+        streams = [stream for stream in self.event_streams() if stream.selected]
+        if not streams:
+            self.logger.warning("no stream is selected; nothing to do")
+            return
+        for stream in streams:
+            stream._write_schema_message()  # internal 2
+        fast = self._nothing_changes_records(streams)
+        path = "fast" if fast else "stream-maps"
+        self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
+        self._syncer = Syncer(self.settings, _state_of(self), self.logger)
+        try:
+            if fast:
+                outcome = self._syncer.run(streams, FastSink(), RawCodec())
+            else:
+                outcome = self._syncer.run(streams, SdkSink(self), DictCodec())
+        except TapAuth0EventsError as error:
+            exit_with(error, self.logger)
+        if outcome is Outcome.STOPPED:
+            raise SystemExit(TERMINATED_EXIT_CODE)
+
+    def sync_standalone(self, stream: EventStreamLike) -> Iterator[dict[str, Any]]:
+        """One stream on a connection of its own, for the SDK's `stream.sync()` (standard tests, `--test`)."""
+        limit = stream.ABORT_AT_RECORD_COUNT  # internal 6
+        if self._syncer is None:
+            settings = self.settings
+            if limit is not None:
+                settings = dataclasses.replace(
+                    settings, idle_timeout_seconds=min(settings.idle_timeout_seconds, DRY_RUN_IDLE_SECONDS)
+                )
+            self._syncer = Syncer(settings, _state_of(self), self.logger)
+        try:
+            yield from _records_of(self._syncer, stream, limit)
+        except TapAuth0EventsError as error:
+            exit_with(error, self.logger)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`, where a setting that fails the check is its lines and exit 1, as for a sync (the
+        SDK's `--test` lets the validation error escape as a traceback)."""
+        try:
+            super().cb_test(ctx, param, value)
+        except ConfigValidationError as error:
+            for problem in error.errors:
+                cls.logger.error("%s", problem)
+            cls.logger.error("Config validation failed")
+            ctx.exit(SETTINGS_EXIT_CODE)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:  # internal 4
+        try:
+            self.settings = parse_settings(self.config)
+        except SettingsError as error:
+            if raise_errors:
+                raise ConfigValidationError("Config validation failed", errors=error.problems) from None
+            return error.problems
+        return super()._validate_config(raise_errors=raise_errors)
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:  # internal 5
+        if self._syncer is None or not self._syncer.syncing:  # not syncing yet: nothing to lose
+            super()._handle_termination(signum, frame)
+        else:
+            self._syncer.request_stop()
+
+    def _nothing_changes_records(self, streams: Sequence[EventStreamLike]) -> bool:
+        """True when no stream map, flattening or deselected field could change a record on its way out."""
+        if self.config.get("stream_maps") or self.config.get("flattening_enabled"):
+            return False
+        return all(all(stream.mask.values()) for stream in streams)
+
+
+def _state_of(tap: Tap) -> dict[str, Any]:
+    """The tap's STATE, which the engine keeps in step with what was written (the SDK types it as a TypedDict)."""
+    return cast(dict[str, Any], tap.state)
+
+
+def _records_of(syncer: Syncer, stream: EventStreamLike, limit: int | None) -> Iterator[dict[str, Any]]:
+    """The records of `stream` read alone, at most `limit`; each checkpoint committed once the SDK
+    has written every record yielded before it."""
+    count = 0
+    for step in syncer.steps([stream], DictCodec()):
+        if not isinstance(step, Emit):
+            syncer.commit(step)
+            continue
+        for _, record in step.records:
+            yield record
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+
+class SdkSink:
+    """Records through the SDK (stream maps, flattening and field selection apply); STATE through
+    the tap's state writer, which flushes per message."""
+
+    def __init__(self, tap: Tap) -> None:
+        self._tap = tap
+
+    def write_records(self, streams: Mapping[str, Any], records: Iterable[tuple[str, Any]]) -> None:
+        for key, record in records:
+            streams[key]._write_record_message(record)  # internal 3
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        self._tap.state_writer.write_state(cast("TapState", state))
+
+    def flush(self) -> None:
+        sys.stdout.flush()
