@@ -17,6 +17,7 @@ MODELS = (
     ("current_organization_member_roles", "member role assignments"),
     ("current_groups", "groups"),
     ("current_group_members", "group members"),
+    ("current_connections", "connections"),
 )
 
 

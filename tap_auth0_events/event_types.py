@@ -1,4 +1,4 @@
-"""The 22 Auth0 event types and the Singer stream name of each.
+"""The 25 Auth0 event types and the Singer stream name of each.
 
 One table, used by the streams, the schemas, the emulator and the tests, so that a type
 is never spelled twice.
@@ -29,6 +29,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "group.member.deleted",
     "group.role.assigned",
     "group.role.deleted",
+    "connection.created",
+    "connection.updated",
+    "connection.deleted",
 )
 
 

@@ -1,6 +1,6 @@
 """The bounded read of one run: from a start position to "caught up", as a stream of steps.
 
-`read_events` turns feed messages into `Emit` (a record for a stream) and `Checkpoint` (a
+`BoundedRead.steps` turns feed messages into `Emit` (a record for a stream) and `Checkpoint` (a
 position every emitted record before it is covered by). The caller writes an `Emit` before it
 asks for the next step, so a `Checkpoint` is only ever acted on after the records it covers:
 that ordering is what makes STATE safe against `kill -9`.
@@ -62,20 +62,9 @@ class RunStats:
     unknown_types: dict[str, int] = field(default_factory=dict)
 
 
-def read_events(
-    feed: EventFeed,
-    start: StartPosition,
-    selected_types: frozenset[str],
-    limits: RunLimits,
-    logger: logging.Logger,
-    stats: RunStats,
-) -> Iterator[Emit | Checkpoint]:
-    """Yield records and checkpoints until caught up, idle, or out of time."""
-    return _BoundedRead(feed, start, selected_types, limits, logger, stats).steps()
-
-
-class _BoundedRead:
-    """The state of one `read_events`: where it stands, when it last saw and saved what."""
+class BoundedRead:
+    """One read from a start position to "caught up": `steps()` yields records and checkpoints until
+    caught up, idle, or out of time. It holds where the read stands, and when it last saw and saved what."""
 
     def __init__(
         self,

@@ -133,7 +133,7 @@ def _follow_pointer(document: Any, pointer: str, ref: str) -> Any:
 
 def _copy_json(value: Any) -> Any:
     """A copy of parsed JSON (dicts and lists rebuilt, the rest shared): deepcopy's result at a fifth
-    of its cost, which was most of loading the 22 schemas at start-up."""
+    of its cost, which was most of loading the schemas at start-up."""
     if type(value) is dict:
         return {key: _copy_json(item) for key, item in value.items()}
     if type(value) is list:

@@ -23,7 +23,7 @@ from tap_auth0_events.auth import make_token_provider
 from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.errors import OffsetExpiredError
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, OTHER_EVENTS_STREAM
-from tap_auth0_events.run import Checkpoint, Emit, RunLimits, RunStats, read_events
+from tap_auth0_events.run import BoundedRead, Checkpoint, Emit, RunLimits, RunStats
 from tap_auth0_events.settings import START_DATE_FORMAT, Settings
 from tap_auth0_events.vocabulary import EventCodec, Sink, StreamRef, TokenProvider
 
@@ -170,7 +170,7 @@ class _PassReader:
 
         def steps_from(position: StartPosition) -> Iterator[Emit | Commit]:
             limits.max_run_seconds = max(0.0, self.deadline - time.monotonic())
-            for step in read_events(feed, position, types, limits, self.logger, stats):
+            for step in BoundedRead(feed, position, types, limits, self.logger, stats).steps():
                 yield step if isinstance(step, Emit) else Commit(names, position, step)
 
         try:

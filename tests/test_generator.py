@@ -22,6 +22,7 @@ from tap_auth0_events.schemas import load_schema
 
 ENVELOPE = ("source", "specversion", "a0tenant", "a0stream", "a0purpose")
 EVENT_KEYS = ["specversion", "type", "source", "id", "time", "a0tenant", "a0stream", "data"]
+TEST_EVENT_KEYS = [*EVENT_KEYS[:-1], "a0purpose", "data"]
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 # jsonschema checks date-time only when rfc3339-validator is installed; do not depend on that.
@@ -99,6 +100,7 @@ ADDS: dict[str, tuple[str, Key]] = {
     "group.created": ("groups", lambda o: o["id"]),
     "group.member.added": ("group_members", lambda o: (o["group"]["id"], o["member"]["id"])),
     "group.role.assigned": ("group_roles", lambda o: (o["group"]["id"], o["role"]["id"])),
+    "connection.created": ("enterprise_connections", lambda o: o["id"]),
 }
 REMOVES = {
     "user.deleted": ADDS["user.created"],
@@ -110,18 +112,22 @@ REMOVES = {
     "group.deleted": ADDS["group.created"],
     "group.member.deleted": ADDS["group.member.added"],
     "group.role.deleted": ADDS["group.role.assigned"],
+    "connection.deleted": ADDS["connection.created"],
 }
 UPDATES = {
     "user.updated": ADDS["user.created"],
     "organization.updated": ADDS["organization.created"],
     "organization.connection.updated": ADDS["organization.connection.added"],
     "group.updated": ADDS["group.created"],
+    "connection.updated": ADDS["connection.created"],
 }
 TABLES = sorted({table for table, _ in ADDS.values()})
 
 
 def replay(emitted: list[dict[str, Any]], unannounced: list[tuple[int, str, Any]]) -> dict[str, set[Any]]:
-    """Apply the events (and unannounced entities, where they happened) in order; each must be possible."""
+    """Apply the events (and unannounced entities, where they happened) in order; each must be possible.
+
+    Test events and events of types the tap does not know change nothing."""
     state: dict[str, set[Any]] = {table: set() for table in TABLES}
     pending = sorted(unannounced, key=lambda entry: entry[0])
     for index, event in enumerate(emitted):
@@ -130,6 +136,8 @@ def replay(emitted: list[dict[str, Any]], unannounced: list[tuple[int, str, Any]
             assert key not in state[table], f"unannounced {table} {key} already exists"
             state[table].add(_as_key(key))
         event_type, obj = event["type"], event["data"]["object"]
+        if event.get("a0purpose") == "test" or event_type not in EVENT_TYPES:
+            continue
         if event_type in ADDS:
             table, key_of = ADDS[event_type]
             key = key_of(obj)
@@ -169,7 +177,7 @@ def test_every_type_appears(seed: int) -> None:
 def test_every_record_validates_and_nothing_is_dropped(seed: int) -> None:
     logger = logging.getLogger("test")
     for index, event in enumerate(events(seed)):
-        assert list(event) == EVENT_KEYS
+        assert list(event) == (TEST_EVENT_KEYS if "a0purpose" in event else EVENT_KEYS)
         record = to_record(event, f"offset-{index}")
         errors = [
             f"{list(e.absolute_path)}: {e.message}" for e in validator(event["type"]).iter_errors(record)
@@ -221,6 +229,9 @@ def test_entity_id_formats() -> None:
     seen: Counter[str] = Counter()
     for event in events(1):
         obj = event["data"]["object"]
+        if event["type"].startswith("connection."):
+            assert re.fullmatch(patterns["con"], obj["id"])
+            seen["connection"] += 1
         if event["type"].startswith("user."):
             assert re.fullmatch(patterns["user_id"], obj["user_id"]), obj["user_id"]
             seen["user"] += 1
@@ -302,18 +313,25 @@ def test_previous_object_is_the_entity_before_the_change() -> None:
     checked = Counter()
     for event in events(0):
         event_type, data = event["type"], event["data"]
+        if event.get("a0purpose") == "test":
+            continue  # made-up users: checked in test_test_events_are_made_up_users_outside_the_world
         obj = data["object"]
         key = obj.get("user_id") if event_type.startswith("user.") else obj.get("id")
-        if event_type in ("user.updated", "organization.updated") and "previous_object" in data:
+        if event_type in ("user.updated", "organization.updated", "connection.updated") and "previous_object" in data:
             assert data["previous_object"] == last[key]
             assert data["previous_object"] != obj
             checked[event_type] += 1
         if event_type == "user.deleted" and "previous_object" in data:
             assert data["previous_object"] == {k: v for k, v in obj.items() if k != "deleted_at"}
             checked[event_type] += 1
-        if event_type in ("user.created", "user.updated", "organization.created", "organization.updated"):
+        if event_type == "connection.deleted" and "previous_object" in data:
+            assert data["previous_object"] == obj == last[key]
+            checked[event_type] += 1
+        if event_type.split(".")[0] in ("user", "organization", "connection") and event_type.endswith(
+            (".created", ".updated")
+        ):
             last[key] = obj
-    assert min(checked.values()) > 30 and len(checked) == 3
+    assert min(checked.values()) > 15 and len(checked) == 5, checked
 
 
 def test_both_tenant_shapes_appear() -> None:
@@ -398,3 +416,94 @@ def test_indexed_set_behaves_like_a_set() -> None:
     assert items == {2, 3} and len(items) == 2 and 3 in items and 1 not in items
     rng = random.Random(0)
     assert {items.choice(rng) for _ in range(50)} == {2, 3}
+
+
+# --- Connections, test events, unknown and excluded types ---------------------------------------------
+
+
+def test_connections_cover_every_strategy_and_come_back_after_deletion() -> None:
+    generator = EventGenerator(seed=2)
+    emitted = generator.generate(20_000)
+    connection_events = [e for e in emitted if e["type"].startswith("connection.")]
+    created = [e["data"]["object"] for e in connection_events if e["type"] == "connection.created"]
+    strategies = Counter(connection["strategy"] for connection in created)
+    known = {"oidc", "okta", "samlp", "pingfederate", "adfs", "ad", "google-apps", "waad"}
+    assert known <= set(strategies), strategies
+    assert set(strategies) - known, "a strategy outside the eight variants appears too"
+    for event in connection_events:
+        connection = event["data"]["object"]
+        assert ("show_as_button" in connection) is (connection["strategy"] != "ad"), "the ad variant has none"
+        assert "secret" not in json.dumps(connection["options"]).lower()
+        if connection["strategy"] in ("oidc", "okta", "google-apps", "waad"):
+            assert connection["options"]["client_id"]
+        if connection["strategy"] == "pingfederate":
+            assert connection["options"]["pingFederateBaseUrl"].startswith("https://")
+    deleted_names = set()
+    recreated = 0
+    for event in connection_events:
+        name = event["data"]["object"]["name"]
+        if event["type"] == "connection.deleted":
+            deleted_names.add(name)
+        elif event["type"] == "connection.created" and name in deleted_names:
+            recreated += 1
+    assert recreated >= 3, "a deleted connection's name is set up again, with a new id"
+    live = generator.world.enterprise_connections
+    assert 3 <= len(live) <= 40
+    assert len({connection["name"] for connection in live.values()}) == len(live), "live names are unique"
+    organization_connections = {con_id for _, con_id in generator.world.organization_connections}
+    assert organization_connections & {e["data"]["object"]["id"] for e in connection_events}, (
+        "organizations also enable connections created by events"
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_test_events_are_made_up_users_outside_the_world(seed: int) -> None:
+    generator = EventGenerator(seed=seed)  # test events are on by default
+    emitted = generator.generate(5000)
+    tests = [event for event in emitted if "a0purpose" in event]
+    assert {event["a0purpose"] for event in tests} == {"test"}
+    assert 5 <= len(tests) == generator.test_events_emitted <= 50, "a few per thousand"
+    assert {event["type"] for event in tests} == {"user.created", "user.updated"}
+    real_user_ids = {
+        e["data"]["object"]["user_id"] for e in emitted if e["type"] == "user.created" and "a0purpose" not in e
+    }
+    for event in tests:
+        user_id = event["data"]["object"]["user_id"]
+        assert user_id not in real_user_ids and user_id not in generator.world.users
+        validator(event["type"]).validate(to_record(event, "o"))
+    assert replay(emitted, []) == world_state(generator), "test events change nothing"
+
+    quiet = EventGenerator(seed=seed, test_event_share=0.0).generate(2000)
+    assert not any("a0purpose" in event for event in quiet)
+
+
+def test_unknown_types_are_interleaved_with_any_payload_and_change_nothing() -> None:
+    unknown = ("role.created", "client.credentials.rotated", "log_stream.updated")
+    generator = EventGenerator(seed=9, unknown_types=unknown)
+    emitted = generator.generate(4000)
+    strangers = [event for event in emitted if event["type"] not in EVENT_TYPES]
+    assert {event["type"] for event in strangers} == set(unknown)
+    assert 0.03 < len(strangers) / len(emitted) < 0.07
+    for event in strangers:
+        assert list(event) == EVENT_KEYS
+        assert re.fullmatch(r"evt_[A-Za-z0-9]{22}", event["id"]) and TIME.match(event["time"])
+        assert event["data"]["object"]["id"]
+    assert replay(emitted, []) == world_state(generator)
+    forced = generator.next_event(event_type="role.created")
+    assert forced["type"] == "role.created" and forced["a0tenant"] == "acme-demo"
+    with pytest.raises(ValueError, match=r"user\.created"):
+        EventGenerator(unknown_types=("user.created",))
+
+
+def test_excluded_types_are_never_chosen_and_the_world_stays_coherent() -> None:
+    excluded = {t for t in EVENT_TYPES if t.startswith(("group.", "organization.connection."))}
+    generator = EventGenerator(seed=10, excluded_types=excluded)
+    emitted = generator.generate(4000)
+    types = {event["type"] for event in emitted}
+    assert not types & excluded
+    no_groups = {"organization.group.role.assigned", "organization.group.role.deleted"}  # need groups
+    assert types == set(EVENT_TYPES) - excluded - no_groups
+    assert replay(emitted, []) == world_state(generator)
+    assert generator.world.groups == {} and generator.world.organization_connections == {}
+    with pytest.raises(ValueError, match="no type"):
+        EventGenerator(excluded_types={"user.created", "organization.created", "group.created", "connection.created"})

@@ -189,7 +189,7 @@ def orchestration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestr
         for index, name in enumerate(NAMES):
             token = f"token-{name}-{secrets.token_hex(8)}"
             scenario = start_scenario(
-                initial_events=300 + 100 * index,
+                initial_events=800 + 100 * index,  # enough for the rarer types and test events
                 seed=100 + index,
                 tenant=f"acme-{name}",
                 api_tokens={token: ["read:events"]},

@@ -85,7 +85,16 @@ EXAMPLE_ORGANIZATION_UPDATED = json.loads(r"""
 EXAMPLE_GROUP_MEMBER_ADDED = json.loads(r"""
 {"offset":"b2Zmc2V0OjAwMDAwMDQ1MjAx","event":{"specversion":"1.0","type":"group.member.added","source":"urn:auth0:acme-prod.us.auth0.com","id":"evt_Zx9Yw8Vu7Ts6Rq5Po4Nm3L","time":"2026-03-02T10:07:09Z","a0tenant":"acme-prod","a0stream":"est_H3kP9wQ2zL7mN4vB8xT6yR","data":{"object":{"group":{"id":"grp_7fKp3QzW9xRm2TnV","type":"organization","organization_id":"org_Zk3Lq8Wv2Nc7Rt5M","external_id":"sales-emea"},"member":{"member_type":"user","id":"auth0|64f1c2a9e8b7d6c5b4a39281"}}}}}
 """)
-EXAMPLES = [EXAMPLE_USER_UPDATED, EXAMPLE_ORGANIZATION_UPDATED, EXAMPLE_GROUP_MEMBER_ADDED]
+# Constructed from reference section 7.5 (connection.*, 2026-07): an oidc connection, newer shape.
+EXAMPLE_CONNECTION_UPDATED = json.loads(r"""
+{"offset":"b2Zmc2V0OjAwMDAwMDQ1MzAy","event":{"specversion":"1.0","type":"connection.updated","source":"urn:auth0:acme-prod.us.auth0.com","id":"evt_Cn4Xw7Lb2TqV9cPz1KdWs8","time":"2026-08-02T11:20:05Z","a0tenant":"acme-prod","a0stream":"est_H3kP9wQ2zL7mN4vB8xT6yR","data":{"object":{"id":"con_Qw8Er5Ty2Ui9Op3A","name":"partner-oidc","strategy":"oidc","display_name":"Partner SSO","enabled_clients":["Xy12AbCdEfGhIjKlMnOpQrStUvWx3456"],"is_domain_connection":false,"realms":["partner-oidc"],"show_as_button":true,"metadata":{"owner":"it-ops","ticket":"SEC-1432"},"authentication":{"active":true},"connected_accounts":{"active":false,"cross_app_access":false},"options":{"client_id":"0oa1b2c3d4e5f6g7h8i9","type":"back_channel","issuer":"https://sso.partner.example","scope":"openid profile email","connection_settings":{"pkce":"auto"},"attribute_map":{"mapping_mode":"basic_profile","attributes":{"email":"${context.tokenset.email}"}},"oidc_metadata":{"issuer":"https://sso.partner.example","authorization_endpoint":"https://sso.partner.example/authorize"},"upstream_params":{"prompt":{"value":"login"}}}},"previous_object":{"id":"con_Qw8Er5Ty2Ui9Op3A","name":"partner-oidc","strategy":"oidc","display_name":"Partner","options":{"client_id":"0oa1b2c3d4e5f6g7h8i9","type":"front_channel"}},"context":{"tenant":{"id":"acme-prod"},"client":{"id":"Xy12AbCdEfGhIjKlMnOpQrStUvWx3456","name":"Admin Portal","metadata":{}}}}}}
+""")  # noqa: E501
+EXAMPLES = [
+    EXAMPLE_USER_UPDATED,
+    EXAMPLE_ORGANIZATION_UPDATED,
+    EXAMPLE_GROUP_MEMBER_ADDED,
+    EXAMPLE_CONNECTION_UPDATED,
+]
 
 
 def walk(node: Any, path: str = "$") -> list[tuple[str, Any]]:
@@ -102,7 +111,7 @@ def walk(node: Any, path: str = "$") -> list[tuple[str, Any]]:
 def test_one_schema_file_per_event_type_and_the_catch_all() -> None:
     files = {path.name for path in (REPO / "schemas").glob("*.json")}
     expected = {f"{stream_name(key)}.json" for key in STREAM_KEYS}
-    assert len(EVENT_TYPES) == 22
+    assert len(EVENT_TYPES) == 25
     assert files == expected | {"common.json"}
     assert schema_dir() == REPO / "schemas"  # source checkout: no package-internal copy
 
@@ -171,6 +180,54 @@ def test_schemas_describe_every_reference_field() -> None:
         assert "deleted_at" in props["object"]["properties"]
         assert "created_at" in props["previous_object"]["properties"]
         assert props["object"]["properties"]["role"]["properties"].keys() == {"id"}
+
+
+def test_connection_schemas_keep_options_metadata_and_unknown_keys_open() -> None:
+    for event_type in ("connection.created", "connection.updated", "connection.deleted"):
+        props = load_schema(event_type)["properties"]
+        connection = props["object"]
+        assert connection["additionalProperties"] is True
+        assert props["previous_object"]["properties"] == connection["properties"]
+        fields = connection["properties"]
+        assert {"id", "name", "strategy", "display_name", "enabled_clients", "realms", "show_as_button"} <= set(fields)
+        assert fields["strategy"]["type"] == ["string", "null"] and "enum" not in fields["strategy"]
+        for name in ("options", "metadata", "authentication", "connected_accounts"):
+            assert fields[name]["additionalProperties"] is True, name
+        assert fields["enabled_clients"]["items"]["type"] == ["string", "null"]
+        assert set(props["context"]["properties"]["tenant"]["properties"]) == {"id", "tenant_id"}
+
+
+@pytest.mark.parametrize("event_type", ["connection.created", "connection.updated", "connection.deleted"])
+def test_connection_events_of_any_strategy_and_either_sdk_shape_lose_nothing(event_type: str) -> None:
+    message = json.loads(json.dumps(EXAMPLE_CONNECTION_UPDATED))
+    event = message["event"]
+    event["type"] = event_type
+    data = event["data"]
+    connection = data["object"]
+    connection["strategy"] = "office365"  # enterprise, but none of the 8 variants the SDKs know
+    connection["provisioning_ticket_url"] = "https://example.org/p/1"  # a key no SDK lists
+    connection["options"]["fieldsMap"] = {"email": "mail", "groups": ["memberOf", "roles"]}
+    connection["options"]["new_option"] = {"nested": {"deeper": [1, "two", None]}}
+    connection["metadata"]["added_later"] = "kept"
+    del data["previous_object"]  # v6.1.0-era SDKs: no previous_object, tenant_id instead of id
+    data["context"] = {"tenant": {"tenant_id": "ten_AbCdEfGh12345678"}}
+    event["a0purpose"] = "test"
+    record = to_record(message)
+    assert record["a0purpose"] == "test" and "previous_object" not in record
+    validator(event_type).validate(record)
+    assert dropped_by_sdk(record, event_type) == record
+
+
+def test_a_connection_with_only_the_required_fields_validates() -> None:
+    message = json.loads(json.dumps(EXAMPLE_CONNECTION_UPDATED))
+    message["event"]["type"] = "connection.created"
+    message["event"]["data"] = {"object": {"id": "con_Qw8Er5Ty2Ui9Op3A", "name": "corp-ad", "strategy": "ad"}}
+    record = to_record(message)
+    validator("connection.created").validate(record)
+    assert dropped_by_sdk(record, "connection.created") == record
+    bad = json.loads(json.dumps(record))
+    bad["object"]["enabled_clients"] = "not-a-list"
+    assert not validator("connection.created").is_valid(bad)
 
 
 @pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: m["event"]["type"])

@@ -8,6 +8,7 @@ emulator's own log (raw tables) and with its generator's world (current-state mo
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import secrets
@@ -24,11 +25,11 @@ from conftest import TOKEN, fast_config
 
 from tap_auth0_events.emulator.generator import EventGenerator, World
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
-from tap_auth0_events.event_types import EVENT_TYPES, stream_name
+from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_STREAM, STREAM_KEYS, stream_name
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO = str(Path(sys.executable).parent / "meltano")
-STREAMS = sorted(stream_name(event_type) for event_type in EVENT_TYPES)
+STREAMS = sorted(stream_name(key) for key in STREAM_KEYS)  # a table per type, and other_events
 EVENT_TYPE_OF = {stream_name(event_type): event_type for event_type in EVENT_TYPES}
 MODELS = (
     "current_users",
@@ -37,6 +38,7 @@ MODELS = (
     "current_organization_member_roles",
     "current_groups",
     "current_group_members",
+    "current_connections",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
@@ -123,6 +125,8 @@ class Scenario:
     extra: World
     # A user deleted and then created again with the same id (must exist at the end).
     recreated_user: dict[str, Any] = field(default_factory=dict)
+    # A test event ("a0purpose": "test") about a real user, newer than its real events.
+    test_event: dict[str, Any] = field(default_factory=dict)
 
     def worlds(self) -> list[World]:
         return [self.emulator._generator.world, self.extra]
@@ -137,11 +141,13 @@ def start_scenario(initial_events: int = 1500, **overrides: Any) -> Scenario:
 
     `overrides` go to the emulator's config (seed, tenant, tokens: one scenario per tenant).
 
-    A second generator (another seed, so other ids, one per emulator seed) plays, in time order: user A created,
-    updated, deleted, then created again (same id); user B created and updated; organization O
-    created, B added, given a role, removed; group G created with a member. The emulator then
-    delivers these events in reverse time order, so arrival order disagrees with event time
-    everywhere. The next connection also sends one event twice.
+    A second generator (another seed per emulator seed, so other ids) plays, in time order: user A
+    created, updated, deleted, then created again (same id); user B created and updated;
+    organization O created, B added, given a role, removed; group G created with a member; connection C1 created,
+    updated, deleted; connection C2 created and updated; last, a test event that updates B (which
+    must change nothing). The emulator then delivers these events in reverse time order, so arrival
+    order disagrees with event time everywhere. The next connection also sends one event twice.
+    The history itself holds a few test events about made-up users (the emulator's default).
     """
     emulator = Emulator(fast_config(initial_events=initial_events, **overrides)).start()
     generator = EventGenerator(seed=424242 + emulator.config.seed, tenant=emulator.config.tenant)
@@ -166,17 +172,34 @@ def start_scenario(initial_events: int = 1500, **overrides: Any) -> Scenario:
     play("organization.member.deleted")
     play("group.created")
     play("group.member.added")
+    play("connection.created")
+    play("connection.updated")
+    play("connection.deleted")  # C1 is the only connection: the forced update and delete pick it
+    play("connection.created")
+    play("connection.updated")  # C2, the only connection left
     assert generator.world.unannounced == [], "every entity came with an event"
+    # Someone sends a test event with B's data: newer than B's last change, another email.
+    test_event = copy.deepcopy(next(e for e in reversed(events) if e["type"] == "user.updated"))
+    test_event["id"] = _event_id()
+    test_event["a0purpose"] = "test"
+    test_event["time"] = _later(events[-1]["time"], minutes=1)
+    test_event["data"]["object"]["email"] = "test-event@example.org"
+    test_event["data"]["object"]["updated_at"] = test_event["time"]
     # A comes back: its user.created again, a minute after its deletion.
     recreated = copy.deepcopy(created_a)
     recreated["id"] = _event_id()
     deleted_at = datetime.fromisoformat(events[2]["time"].replace("Z", "+00:00"))
     recreated["time"] = (deleted_at + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    events.append(recreated)
+    events.extend([recreated, test_event])
     for event in reversed(events):
         emulator.append_event(event)
     emulator.queue(ConnectionPlan(action="duplicate", after_events=200))
-    return Scenario(emulator, generator.world, recreated["data"]["object"])
+    return Scenario(emulator, generator.world, recreated["data"]["object"], test_event)
+
+
+def _later(stamp: str, minutes: int) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(minutes=minutes)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 # -- what must exist at the end ------------------------------------------------------------------------
@@ -196,10 +219,13 @@ class Expected:
     role_names: dict[str, str]
     groups: dict[str, dict[str, Any]]
     group_members: set[tuple[str, str]]
+    connections: dict[str, dict[str, Any]]
 
 
 def expected_state(scenario: Scenario) -> Expected:
-    """The union of the worlds: the history's and the out-of-order extra's (disjoint ids)."""
+    """The union of the worlds: the history's and the out-of-order extra's (disjoint ids).
+
+    Test events never enter a world, so nothing they say is expected anywhere."""
     worlds = scenario.worlds()
     for world in worlds:
         assert world.unannounced == [], "the expectation assumes every change came as an event"
@@ -215,6 +241,7 @@ def expected_state(scenario: Scenario) -> Expected:
         role_names={key: value for world in worlds for key, value in world.roles.items()},
         groups={key: value for world in worlds for key, value in world.groups.items()},
         group_members={pair for world in worlds for pair in world.group_members},
+        connections={key: value for world in worlds for key, value in world.enterprise_connections.items()},
     )
 
 
@@ -224,7 +251,8 @@ def expected_state(scenario: Scenario) -> Expected:
 def expected_event_ids(emulator: Emulator) -> dict[str, set[str]]:
     ids: dict[str, set[str]] = {name: set() for name in STREAMS}
     for event in emulator.summary():
-        ids[stream_name(event["event_type"])].add(event["event_id"])
+        known = event["event_type"] in EVENT_TYPES
+        ids[stream_name(event["event_type"]) if known else OTHER_EVENTS_STREAM].add(event["event_id"])
     return ids
 
 
@@ -232,13 +260,28 @@ def check_raw_tables(rows: Rows, schema: str, emulator: Emulator) -> None:
     """One table per event type holding exactly the distinct events of that type, once each."""
     expected = expected_event_ids(emulator)
     times = {event["event_id"]: parse_time(event["time"]) for event in emulator.summary()}
+    purposes = {event["event_id"]: event["a0purpose"] for event in emulator.summary()}
+    tests_kept = 0
     for table in STREAMS:
-        got = rows(f'select event_id, event_time, event_type from {schema}."{table}"')
+        got = rows(f'select event_id, event_time, event_type, a0purpose from {schema}."{table}"')
         ids = [row[0] for row in got]
         assert len(ids) == len(set(ids)), f"{table}: an event_id occurs more than once"
         assert set(ids) == expected[table], f"{table}: rows differ from the emulator's log"
         assert {row[0]: row[1] for row in got} == {event_id: times[event_id] for event_id in ids}, table
-        assert all(row[2] == EVENT_TYPE_OF[table] for row in got), f"{table}: rows of another type"
+        types = {row[2] for row in got}
+        if table == OTHER_EVENTS_STREAM:
+            assert not types & set(EVENT_TYPES), f"{table}: rows of a type that has its own stream"
+        else:
+            # <=: a small history may lack a rare type (its table is then empty).
+            assert types <= {EVENT_TYPE_OF[table]}, f"{table}: rows of another type"
+        assert {row[0]: row[3] for row in got} == {event_id: purposes[event_id] for event_id in ids}, table
+        tests_kept += sum(row[3] == "test" for row in got)
+    assert tests_kept >= 2, "the raw tables keep test events (the scenario's and the history's)"
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as Python: DuckDB returns the text, psycopg the parsed jsonb."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _as_set(text: str | None) -> set[str]:
@@ -286,6 +329,23 @@ def check_models(rows: Rows, schema: str, expected: Expected) -> None:
         assert user_exists is (user_id in expected.users)
         assert org_exists is (org_id in expected.organizations)
 
+    found = rows(
+        f"select connection_id, name, strategy, display_name, show_as_button, options, enabled_clients "
+        f"from {schema}.current_connections"
+    )
+    connections = {row[0]: (*row[1:5], _json(row[5]), _json(row[6])) for row in found}
+    assert connections == {
+        con_id: (
+            connection["name"],
+            connection["strategy"],
+            connection.get("display_name"),
+            connection.get("show_as_button"),
+            connection["options"],
+            connection.get("enabled_clients"),
+        )
+        for con_id, connection in expected.connections.items()
+    }, "current_connections differ from the world"
+
     group_members = rows(f"select group_id, member_id, member_type, group_exists from {schema}.current_group_members")
     assert len(group_members) == len(expected.group_members)
     assert {row[:2] for row in group_members} == expected.group_members, "current_group_members differ"
@@ -305,6 +365,17 @@ def check_scenario_outcomes(rows: Rows, schema: str, scenario: Scenario) -> None
     assert scenario.extra.organization_members == set(), "the membership was removed"
     (org_id,) = scenario.extra.organizations
     assert rows(f"select user_id from {schema}.current_organization_members where organization_id = '{org_id}'") == []
+    (c2,) = scenario.extra.enterprise_connections  # C1 was deleted
+    found = rows(f"select connection_id, last_event_type from {schema}.current_connections")
+    assert (c2, "connection.updated") in found, "the newest event of C2, its update, wins"
+    assert len(found) == len({row[0] for row in found}), "one row per connection"
+
+    test_event = scenario.test_event
+    assert test_event["data"]["object"]["user_id"] == survivor, "the test event is about B"
+    (email,) = rows(f"select email from {schema}.current_users where user_id = '{survivor}'")
+    assert email[0] == scenario.extra.users[survivor]["email"] != "test-event@example.org", "test event ignored"
+    kept = rows(f"select a0purpose from {schema}.user_updated where event_id = '{test_event['id']}'")
+    assert kept == [("test",)], "the raw table keeps the test event"
 
 
 def table_types(rows: Rows, schema: str, table: str) -> dict[str, str]:

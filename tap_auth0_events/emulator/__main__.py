@@ -8,7 +8,21 @@ import signal
 import sys
 import threading
 
+from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
+
+
+def _types(text: str) -> tuple[str, ...]:
+    """`a.b,c.d` -> ("a.b", "c.d")."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _error_at(text: str) -> tuple[int, str]:
+    """`120:payload_too_large` -> (120, "payload_too_large")."""
+    index, sep, code = text.partition(":")
+    if not sep or not index.isdigit() or not code:
+        raise argparse.ArgumentTypeError("expected INDEX:CODE, e.g. 120:payload_too_large")
+    return int(index), code
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,6 +36,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--retry-ms", type=int, default=500)
     parser.add_argument("--chunked", action="store_true", help="send the stream with chunked transfer encoding")
     parser.add_argument("--port-file", help="write the chosen port here once listening")
+    tenant = parser.add_argument_group("what the tenant sends")
+    tenant.add_argument(
+        "--unknown-types",
+        type=_types,
+        default=(),
+        metavar="TYPE,...",
+        help="also send events of these types, which the tap does not know (only to requests without "
+        "event_type filters, or naming them), e.g. role.created,role.deleted",
+    )
+    tenant.add_argument(
+        "--unknown-share",
+        type=float,
+        default=UNKNOWN_TYPE_SHARE,
+        help="share of generated events that are of an --unknown-types type (default %(default)s)",
+    )
+    tenant.add_argument(
+        "--unsupported-types",
+        type=_types,
+        default=(),
+        metavar="TYPE,...",
+        help="types this tenant does not have: a filter naming one answers HTTP 400, and none is ever sent",
+    )
+    tenant.add_argument(
+        "--test-event-share",
+        type=float,
+        default=TEST_EVENT_SHARE,
+        help='share of generated events that are test events ("a0purpose": "test") (default %(default)s)',
+    )
+    tenant.add_argument(
+        "--error-at",
+        type=_error_at,
+        metavar="INDEX:CODE",
+        help="every connection reaching the event at this log index sends `event: error` with CODE "
+        "instead and closes, e.g. 120:payload_too_large",
+    )
     args = parser.parse_args(argv)
 
     config = EmulatorConfig(
@@ -32,6 +81,11 @@ def main(argv: list[str] | None = None) -> None:
         heartbeat_seconds=args.heartbeat_seconds,
         retry_ms=args.retry_ms,
         chunked=args.chunked,
+        unknown_types=args.unknown_types,
+        unknown_share=args.unknown_share,
+        unsupported_types=frozenset(args.unsupported_types),
+        test_event_share=args.test_event_share,
+        error_at=args.error_at,
     )
     emulator = Emulator(config, port=args.port).start()
     print(f"Auth0 Events API emulator on {emulator.url} ({len(emulator.log)} events)", flush=True)

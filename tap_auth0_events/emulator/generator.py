@@ -1,7 +1,8 @@
-"""Seeded, deterministic generator of realistic Auth0 CloudEvents for all 22 event types.
+"""Seeded, deterministic generator of realistic Auth0 CloudEvents for all 25 event types.
 
-`EventGenerator` simulates one tenant (its users, organizations, groups, memberships and role
-assignments) and returns each change as the CloudEvent Auth0 puts in an SSE message's `data.event`.
+`EventGenerator` simulates one tenant (its users, organizations, groups, memberships, role
+assignments and enterprise connections) and returns each change as the CloudEvent Auth0 puts in an
+SSE message's `data.event`.
 Same seed and same calls give the same events: all randomness comes from one `random.Random(seed)`,
 the clock is simulated, and nothing iterates a Python `set` (string hashing differs per process).
 
@@ -10,6 +11,12 @@ no `is_enabled` / `organization_access_level` on organization connections); the 
 catalog shape (`context.tenant.id`; `*.updated` carries `previous_object`, and so do half of
 `user.deleted`, `group.role.deleted` and `organization.group.role.deleted`). About 1 in 10 events
 has no context.
+
+Besides the world's changes it sends, as the constructor says: test events (`"a0purpose": "test"`,
+a user.created / user.updated of a made-up user that never enters the world; a few per thousand
+by default), events of types this version of the tap does not know (`unknown_types`: envelope as
+usual, an arbitrary payload, no effect on the world); and it leaves out the types a tenant does not
+have (`excluded_types`: never chosen at random).
 
 Returned events never share mutable containers with the world, so callers may modify them.
 """
@@ -29,7 +36,7 @@ from typing import Any, TypeVar
 
 from tap_auth0_events.event_types import EVENT_TYPES
 
-__all__ = ["DEFAULT_START", "EventGenerator", "IndexedSet", "World"]
+__all__ = ["DEFAULT_START", "TEST_EVENT_SHARE", "UNKNOWN_TYPE_SHARE", "EventGenerator", "IndexedSet", "World"]
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -39,6 +46,11 @@ HEX = "0123456789abcdef"
 
 OLD_SHAPE_SHARE = 1 / 3
 NO_CONTEXT_SHARE = 0.1
+# Share of test events ("a0purpose": "test") among unforced events: a few per thousand.
+TEST_EVENT_SHARE = 0.004
+TEST_EVENT_TYPES = ("user.created", "user.updated")
+# Share of events of `unknown_types` among unforced events, when any are given.
+UNKNOWN_TYPE_SHARE = 0.05
 
 T = TypeVar("T", bound=Hashable)
 Event = dict[str, Any]
@@ -97,7 +109,9 @@ class World:
 
     Entity tables (id -> current object, exactly as last emitted in `data.object`):
       users: user_id -> user; organizations: org_id -> organization;
-      groups: group_id -> group (with `updated_at` once updated).
+      groups: group_id -> group (with `updated_at` once updated);
+      enterprise_connections: connection_id -> connection, created, updated and deleted by
+      connection.* events (what `current_connections` must hold).
     Relations:
       organization_connections: (org_id, connection_id) -> connection settings
       organization_members: {(org_id, user_id)}
@@ -105,10 +119,12 @@ class World:
       group_members: {(group_id, member_id)}; member_id is a user id or a connection id
       group_roles: {(group_id, role_id)}
       organization_group_roles: {(org_id, group_id, role_id)}
-    Fixed tenant setup (no events): connections (connection_id -> {id, name, strategy}),
+    Fixed tenant setup (no events): connections (connection_id -> {id, name, strategy}: the
+    database, social and passwordless connections plus two enterprise ones, never changed),
     roles (role_id -> name), clients.
 
-    Deletions do not cascade: deleting a user or organization leaves its memberships in place.
+    Deletions do not cascade: deleting a user, organization or connection leaves its memberships
+    and organization connections in place. Test events and events of unknown types change nothing.
     `unannounced` lists what entered the world without an event (only when `next_event` is forced
     to a type whose prerequisite is missing): (events emitted before it, attribute name, key).
     Replaying the events plus `unannounced`, in order, rebuilds every table and relation above.
@@ -123,6 +139,7 @@ class World:
     group_members: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet)
     group_roles: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet)
     organization_group_roles: IndexedSet[tuple[str, str, str]] = field(default_factory=IndexedSet)
+    enterprise_connections: dict[str, Obj] = field(default_factory=dict)
     connections: dict[str, Obj] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     clients: list[Obj] = field(default_factory=list)
@@ -133,6 +150,7 @@ class World:
     organization_connection_keys: IndexedSet[tuple[str, str]] = field(default_factory=IndexedSet, repr=False)
     group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
     organization_group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    enterprise_connection_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
 
 
 # --- Static realistic content -------------------------------------------------------------------
@@ -238,6 +256,33 @@ GROUP_NAMES = (
     "Security",
 )
 ACCESS_LEVELS = ("none", "readonly", "limited", "full")
+# The eight enterprise strategies the SDKs model for connection.* events, with a name stem each,
+# and two more enterprise strategies outside that union (the schemas must not pin the strategy).
+ENTERPRISE_STRATEGIES = (
+    ("oidc", "partner-oidc"),
+    ("okta", "okta-partners"),
+    ("samlp", "partner-saml"),
+    ("pingfederate", "pingfed"),
+    ("adfs", "corp-adfs"),
+    ("ad", "corp-ad"),
+    ("google-apps", "workspace"),
+    ("waad", "entra-id"),
+)
+UNLISTED_STRATEGIES = (("office365", "office365-legacy"), ("ip", "ip-range"))
+UNLISTED_STRATEGY_SHARE = 0.05
+CONNECTION_DISPLAY_NAMES = (
+    "Partner SSO",
+    "Contractors",
+    "Headquarters",
+    "Acquired Co.",
+    "Zürich Büro",
+    "東京オフィス",
+    'The "Legacy" IdP',
+)
+IDP_DOMAINS = ("partner.example", "corp.example.com", "acquired.example.net", "contractors.example.io")
+OIDC_SCOPES = ("openid profile email", "openid email", "openid profile email groups")
+PKCE = ("auto", "S256", "plain", "disabled")
+CONNECTION_OWNERS = ("it-ops", "security", "partnerships", "Zoë Ångström")
 # (continent, country code, country, subdivision code, subdivision, city, time zone, lat, long)
 GEOS = (
     ("EU", "IT", "Italy", "MI", "Lombardy", "Milan", "Europe/Rome", 45.4642, 9.19),
@@ -286,6 +331,7 @@ TARGETS = {
     "group_members": 400,
     "group_roles": 100,
     "organization_group_roles": 40,
+    "enterprise_connections": 12,
 }
 
 
@@ -327,12 +373,34 @@ class EventGenerator:
         tenant: str = "acme-demo",
         start: datetime | None = None,
         mean_gap_seconds: float = 30.0,
+        *,
+        test_event_share: float = TEST_EVENT_SHARE,
+        unknown_types: Iterable[str] = (),
+        unknown_share: float = UNKNOWN_TYPE_SHARE,
+        excluded_types: Iterable[str] = (),
     ) -> None:
+        """`test_event_share`: share of test events among unforced events (0: none).
+        `unknown_types`: event types outside EVENT_TYPES; a share `unknown_share` of the unforced
+        events is of one of them. `excluded_types`: types never chosen at random (a tenant without
+        them); forcing one still works.
+        """
         self.seed = seed
         self.tenant = tenant
         self.mean_gap_seconds = mean_gap_seconds
+        self.unknown_types = tuple(unknown_types)
+        known = [name for name in self.unknown_types if name in EVENT_TYPES]
+        if known:
+            raise ValueError(f"unknown_types must not name known event types: {', '.join(known)}.")
+        self.unknown_share = unknown_share if self.unknown_types else 0.0
+        self.excluded_types = frozenset(excluded_types)
+        if not {"user.created", "organization.created", "group.created", "connection.created"} - self.excluded_types:
+            raise ValueError("excluded_types leaves no type that can start a tenant's history.")
+        self._allowed = [event_type not in self.excluded_types for event_type in EVENT_TYPES]
+        self._test_types = tuple(t for t in TEST_EVENT_TYPES if t not in self.excluded_types)
+        self.test_event_share = test_event_share if self._test_types else 0.0
         self.world = World()
         self.events_emitted = 0
+        self.test_events_emitted = 0
         self._rng = random.Random(seed)
         self._clock_ms = _to_ms(start or DEFAULT_START)
         self._cached_second = -1
@@ -358,24 +426,34 @@ class EventGenerator:
         exponentially distributed gap of mean `mean_gap_seconds`.
         `event_type`: force this type. If its prerequisite is missing (e.g. no user to update), the
         prerequisite is created in the world without an event and logged in `world.unannounced`.
-        Without it, only types possible in the current world are chosen.
+        It may also be one of `unknown_types`. Without it, only types possible in the current world
+        are chosen.
         """
-        if event_type is not None and event_type not in self._ops:
+        if event_type is not None and event_type not in self._ops and event_type not in self.unknown_types:
             raise ValueError(f"Unknown event type {event_type!r}.")
         self._advance(time)
         rng = self._rng
         self._new_shape = rng.random() >= OLD_SHAPE_SHARE
-        if event_type is not None:
+        purpose = None
+        if event_type is None and self.unknown_share and rng.random() < self.unknown_share:
+            event_type = self._pick(self.unknown_types)
+        if event_type is None and self.test_event_share and rng.random() < self.test_event_share:
+            event_type, obj, previous = self._test_operation()
+            purpose = "test"
+            self.test_events_emitted += 1
+        elif event_type is None:
+            event_type, obj, previous = self._random_operation()
+        elif event_type in self._ops:
             obj, previous = self._ops[event_type](True)
         else:
-            event_type, obj, previous = self._random_operation()
+            obj, previous = self._unknown_object(event_type), None
         data: Obj = {"object": obj}
         if previous is not None and self._new_shape:
             data["previous_object"] = previous
         if rng.random() >= NO_CONTEXT_SHARE:
             data["context"] = self._context(event_type)
         self.events_emitted += 1
-        return {
+        event = {
             "specversion": "1.0",
             "type": event_type,
             "source": self._source,
@@ -383,8 +461,11 @@ class EventGenerator:
             "time": self._now,
             "a0tenant": self.tenant,
             "a0stream": self._stream_id,
-            "data": data,
         }
+        if purpose is not None:
+            event["a0purpose"] = purpose
+        event["data"] = data
+        return event
 
     def generate(self, count: int) -> list[Event]:
         """Return the next `count` events (random types, simulated clock).
@@ -460,8 +541,9 @@ class EventGenerator:
         users, orgs, groups = len(w.user_ids), len(w.organization_ids), len(w.group_ids)
         org_cons, members = len(w.organization_connection_keys), len(w.organization_members)
         member_roles, org_groups = len(w.member_roles), len(w.organization_group_ids)
+        connections = len(w.enterprise_connection_ids)
         t = TARGETS
-        return [
+        weights = [
             8.0,
             14.0 if users else 0.0,
             8.0 * users / t["users"],
@@ -484,7 +566,13 @@ class EventGenerator:
             5.0 * len(w.group_members) / t["group_members"],
             2.0 if groups else 0.0,
             2.0 * len(w.group_roles) / t["group_roles"],
+            1.0,
+            1.5 if connections else 0.0,
+            1.0 * connections / t["enterprise_connections"],
         ]
+        if self.excluded_types:
+            return [weight if allowed else 0.0 for weight, allowed in zip(weights, self._allowed, strict=True)]
+        return weights
 
     def _random_operation(self) -> tuple[str, Obj, Obj | None]:
         while True:
@@ -582,6 +670,9 @@ class EventGenerator:
         self._connection_ids = tuple(w.connections)
         self._role_ids = tuple(w.roles)
         self._connections = tuple(w.connections.values())
+        # The strategy of every connection ever seen (deleted ones too: references outlive them).
+        self._strategies = {con_id: connection["strategy"] for con_id, connection in w.connections.items()}
+        self._deleted_connection_names: list[str] = []
 
     def _new_user(self) -> Obj:
         rng = self._rng
@@ -831,7 +922,7 @@ class EventGenerator:
         return org, None
 
     def _connection_settings(self, con_id: str) -> Obj:
-        strategy = self.world.connections[con_id]["strategy"]
+        strategy = self._strategies[con_id]
         settings: Obj = {"assign_membership_on_login": self._chance(0.4)}
         if strategy in ("samlp", "okta"):  # show_as_button applies to enterprise connections
             settings["show_as_button"] = self._chance(0.8)
@@ -853,7 +944,7 @@ class EventGenerator:
         key = None
         if w.organization_ids:
             key = self._free_pair(
-                lambda: (w.organization_ids.choice(self._rng), self._pick(self._connection_ids)),
+                lambda: (w.organization_ids.choice(self._rng), self._any_connection_id()),
                 w.organization_connections,
             )
         if key is None:
@@ -863,6 +954,13 @@ class EventGenerator:
         w.organization_connections[key] = self._connection_settings(key[1])
         w.organization_connection_keys.add(key)
         return self._org_connection_object(key), None
+
+    def _any_connection_id(self) -> str:
+        """A connection an organization can enable: a built-in one, or now and then a live enterprise one."""
+        live = self.world.enterprise_connection_ids
+        if live and self._chance(0.3):
+            return live.choice(self._rng)
+        return self._pick(self._connection_ids)
 
     def _some_org_connection(self, forced: bool) -> tuple[str, str]:
         w = self.world
@@ -1116,6 +1214,219 @@ class EventGenerator:
         previous = {"group": _clone(group), "role": self._role(key[1]), "created_at": self._ago(60)}
         return obj, (previous if self._chance(0.5) else None)
 
+    # --- Enterprise connections (connection.*) ----------------------------------------------------
+
+    def _new_connection(self) -> Obj:
+        unlisted = self._chance(UNLISTED_STRATEGY_SHARE)
+        strategy, stem = self._pick(UNLISTED_STRATEGIES if unlisted else ENTERPRISE_STRATEGIES)
+        name = f"{stem}-{self._token(HEX, 4)}"
+        live_names = {connection["name"] for connection in self.world.enterprise_connections.values()}
+        if self._deleted_connection_names and self._chance(0.3):
+            reused = self._pick(self._deleted_connection_names)  # set up again after a deletion
+            if reused not in live_names:
+                name = reused
+        domain = self._pick(IDP_DOMAINS)
+        connection: Obj = {"id": "con_" + self._token(ALNUM, 16), "name": name, "strategy": strategy}
+        if self._chance(0.8):
+            connection["display_name"] = self._pick(CONNECTION_DISPLAY_NAMES)
+        if self._chance(0.6):
+            connection["enabled_clients"] = [self._pick(self.world.clients)["id"]]
+        connection["is_domain_connection"] = self._chance(0.1)
+        if self._chance(0.7):
+            connection["realms"] = [domain]
+        if strategy != "ad":  # the ad variant has no show_as_button
+            connection["show_as_button"] = self._chance(0.7)
+        if self._chance(0.4):
+            connection["metadata"] = {"owner": self._pick(CONNECTION_OWNERS), "ticket": f"SEC-{self._token(HEX, 4)}"}
+            if self._chance(0.3):
+                connection["metadata"]["note"] = self._pick(TRICKY_NOTES)
+        if self._chance(0.5):
+            connection["authentication"] = {"active": True}
+        if self._chance(0.3):
+            connection["connected_accounts"] = {"active": self._chance(0.5)}
+            if self._chance(0.5):
+                connection["connected_accounts"]["cross_app_access"] = False
+        connection["options"] = self._connection_options(strategy, domain)
+        return connection
+
+    def _connection_options(self, strategy: str, domain: str) -> Obj:
+        """Options as the strategy has them (no secrets in any variant), with nested free-form maps."""
+        client_id = self._token(ALNUM, 20)
+        aliases = {"domain_aliases": [domain], "tenant_domain": domain}
+        idp_initiated = {"enabled": self._chance(0.3), "client_id": self._pick(self.world.clients)["id"]}
+        saml = {
+            "signatureAlgorithm": "rsa-sha256",
+            "digestAlgorithm": "sha256",
+            "idpinitiated": {**idp_initiated, "client_protocol": "samlp"},
+            "fieldsMap": {
+                "email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+                "groups": ["memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"],
+            },
+        }
+        if strategy == "oidc":
+            issuer = f"https://sso.{domain}"
+            return {
+                "client_id": client_id,
+                "type": self._pick(("back_channel", "front_channel")),
+                "issuer": issuer,
+                "discovery_url": f"{issuer}/.well-known/openid-configuration",
+                "scope": self._pick(OIDC_SCOPES),
+                "connection_settings": {"pkce": self._pick(PKCE)},
+                "attribute_map": {"mapping_mode": "basic_profile", "userinfo_scope": "openid email profile"},
+                "oidc_metadata": {
+                    "issuer": issuer,
+                    "authorization_endpoint": f"{issuer}/authorize",
+                    "token_endpoint": f"{issuer}/oauth/token",
+                    "jwks_uri": f"{issuer}/.well-known/jwks.json",
+                },
+            }
+        if strategy == "okta":
+            return {
+                "client_id": client_id,
+                "domain": f"{domain.split('.')[0]}.okta.com",
+                "scope": self._pick(OIDC_SCOPES),
+                "connection_settings": {"pkce": self._pick(PKCE)},
+                "attribute_map": {"mapping_mode": "use_map", "attributes": {"nickname": "${context.tokenset.login}"}},
+                "upstream_params": {"screen_hint": {"value": "login"}},
+                **aliases,
+            }
+        if strategy == "samlp":
+            return {
+                "signInEndpoint": f"https://idp.{domain}/saml/sso",
+                "signOutEndpoint": f"https://idp.{domain}/saml/slo",
+                "protocolBinding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                "user_id_attribute": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+                "debug": False,
+                **saml,
+                **aliases,
+            }
+        if strategy == "pingfederate":
+            return {"pingFederateBaseUrl": f"https://pf.{domain}:9031", **saml, **aliases}
+        if strategy == "adfs":
+            metadata_url = f"https://adfs.{domain}/FederationMetadata/2007-06/FederationMetadata.xml"
+            return {"adfs_server": metadata_url, "fieldsMap": saml["fieldsMap"], **aliases}
+        if strategy == "google-apps":
+            return {
+                "client_id": client_id,
+                "domain": domain,
+                "api_enable_users": True,
+                "ext_groups": self._chance(0.5),
+                "upstream_params": {"hd": {"value": domain}},
+                **aliases,
+            }
+        if strategy == "waad":
+            return {
+                "client_id": client_id,
+                "waad_protocol": "openid-connect",
+                "identity_api": "microsoft-identity-platform-v2.0",
+                "useCommonEndpoint": False,
+                "app_domain": self._hostname,
+                "ext_groups": self._chance(0.5),
+                **aliases,
+                "tenant_domain": f"{domain.split('.')[0]}.onmicrosoft.com",
+            }
+        # ad, and strategies outside the eight variants
+        return {
+            "ips": [f"203.0.113.{int(self._rng.random() * 200)}/30"],
+            "certAuth": False,
+            "kerberos": self._chance(0.3),
+            "brute_force_protection": True,
+            "set_user_root_attributes": "on_each_login",
+            **aliases,
+        }
+
+    def _store_connection(self, connection: Obj) -> None:
+        self.world.enterprise_connections[connection["id"]] = connection
+        self.world.enterprise_connection_ids.add(connection["id"])
+        self._strategies[connection["id"]] = connection["strategy"]
+
+    def _some_enterprise_connection(self, forced: bool) -> str:
+        w = self.world
+        if w.enterprise_connection_ids:
+            return w.enterprise_connection_ids.choice(self._rng)
+        if not forced:
+            raise _Skip
+        connection = self._new_connection()
+        self._store_connection(connection)
+        self._unannounced("enterprise_connections", connection["id"])
+        return connection["id"]
+
+    def _op_connection_created(self, forced: bool) -> tuple[Obj, Obj | None]:
+        connection = self._new_connection()
+        self._store_connection(connection)
+        return _clone(connection), None
+
+    def _op_connection_updated(self, forced: bool) -> tuple[Obj, Obj | None]:
+        con_id = self._some_enterprise_connection(forced)
+        before = self.world.enterprise_connections[con_id]
+        after = _clone(before)
+        self._change_connection(after)
+        self.world.enterprise_connections[con_id] = after
+        return _clone(after), before  # `before` left the world
+
+    def _change_connection(self, connection: Obj) -> None:
+        """One real change, as an administrator makes it in the dashboard."""
+        roll = self._rng.random()
+        options = connection["options"]
+        if roll < 0.25:
+            connection["display_name"] = self._pick_other(CONNECTION_DISPLAY_NAMES, connection.get("display_name"))
+        elif roll < 0.45:
+            clients = connection.get("enabled_clients", [])
+            client_id = self._pick(self.world.clients)["id"]
+            if client_id in clients:
+                connection["enabled_clients"] = [c for c in clients if c != client_id]
+            else:
+                connection["enabled_clients"] = [*clients, client_id]
+        elif roll < 0.65 and "domain_aliases" in options:
+            options["domain_aliases"] = [*options["domain_aliases"], f"{self._token(HEX, 6)}.example.org"]
+        elif roll < 0.65:
+            options["scope"] = self._pick_other(OIDC_SCOPES, options.get("scope"))
+        elif roll < 0.8 and "show_as_button" in connection:
+            connection["show_as_button"] = not connection["show_as_button"]
+        elif roll < 0.9:
+            metadata = connection.setdefault("metadata", {})
+            ticket = metadata.get("ticket")
+            while ticket == metadata.get("ticket"):
+                ticket = f"SEC-{self._token(HEX, 4)}"
+            metadata["ticket"] = ticket
+        else:
+            active = connection.get("authentication", {}).get("active", True)
+            connection["authentication"] = {"active": not active}
+
+    def _op_connection_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
+        w = self.world
+        con_id = self._some_enterprise_connection(forced)
+        connection = w.enterprise_connections.pop(con_id)  # left the world: ours to hand out
+        w.enterprise_connection_ids.discard(con_id)
+        self._deleted_connection_names.append(connection["name"])
+        previous = _clone(connection) if self._chance(0.5) else None
+        return connection, previous
+
+    # --- Test events and events of unknown types ---------------------------------------------------
+
+    def _test_operation(self) -> tuple[str, Obj, Obj | None]:
+        """A test event: a made-up user, created or updated, that never enters the world."""
+        event_type = self._pick(self._test_types)
+        user = self._new_user()
+        if event_type == "user.created":
+            return event_type, user, None
+        user["created_at"] = user["updated_at"] = self._ago(30)
+        before = _clone(user)
+        self._change_user(user)
+        user["updated_at"] = self._now
+        return event_type, user, before
+
+    def _unknown_object(self, event_type: str) -> Obj:
+        """An arbitrary payload for a type this version does not know: nested, with odd text."""
+        family = event_type.split(".", 1)[0]
+        return {
+            "id": f"{family[:3]}_{self._token(ALNUM, 16)}",
+            "name": f"{family}-{self._token(HEX, 6)}",
+            "description": self._pick(TRICKY_NOTES),
+            "created_at": self._ago(10),
+            "settings": {"enabled": self._chance(0.5), "level": int(self._rng.random() * 10), "tags": ["a", "b"]},
+        }
+
     # --- Context ---------------------------------------------------------------------------------
 
     def _context(self, event_type: str) -> Obj:
@@ -1157,7 +1468,7 @@ class EventGenerator:
             "hostname": self._hostname,
             "ip": f"{int(rng.random() * 223) + 1}.{int(rng.random() * 256)}.{int(rng.random() * 256)}."
             f"{int(rng.random() * 254) + 1}",
-            "method": METHODS[event_type.rsplit(".", 1)[1]],
+            "method": METHODS.get(event_type.rsplit(".", 1)[1], "POST"),
             "user_agent": self._pick(USER_AGENTS),
         }
         if rng.random() < 0.2:

@@ -5,6 +5,11 @@ It serves what the reference describes: `:connected`, `retry:`, events with base
 `Last-Event-ID`, repeated `event_type` filters, 400/401/403/410/429, `POST /oauth/token`, and
 connection cycling. Tests queue `ConnectionPlan`s to make a given connection misbehave.
 Frames are rendered once, when an event is appended, so serving is a matter of `sendall`.
+
+`EmulatorConfig` also shapes the tenant as a live one may be: test events (`test_event_share`),
+events of types the tap does not know (`unknown_types`), types the tenant does not have
+(`unsupported_types`: 400 when a filter names one, never sent otherwise), and one event no
+connection gets past (`error_at`: an `event: error` in its place on every connection).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from tap_auth0_events.emulator.generator import EventGenerator
+from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE, EventGenerator
 from tap_auth0_events.event_types import EVENT_TYPES
 
 WRITE_BYTES = 256 * 1024
@@ -69,6 +74,7 @@ class StoredEvent:
     time: str
     arrived: float  # epoch seconds when it entered the log (monotone; what from_timestamp uses)
     frame: bytes
+    purpose: str | None = None  # the CloudEvent's a0purpose ("test" for test events)
 
 
 @dataclass
@@ -107,7 +113,19 @@ class EmulatorConfig:
     duplicate_every: int = 0  # every Nth event frame is sent twice
     retained_from_seq: int = 0  # offsets of events before this are expired (410)
     broken_seqs: frozenset[int] = frozenset()  # these events are always served with broken JSON
-    unsupported_types: frozenset[str] = frozenset()  # event types this tenant answers 400 for
+    # Event types this tenant does not have (e.g. early-access group.*): a request whose event_type
+    # filter names one answers 400 naming it; events of these types are never generated nor sent.
+    unsupported_types: frozenset[str] = frozenset()
+    # Event types outside EVENT_TYPES (types a newer API has): a share `unknown_share` of the
+    # generated events is of one of them, with an arbitrary payload. Sent without filters, or
+    # when a filter names them.
+    unknown_types: tuple[str, ...] = ()
+    unknown_share: float = UNKNOWN_TYPE_SHARE
+    # Share of generated events that are test events ("a0purpose": "test", made-up users).
+    test_event_share: float = TEST_EVENT_SHARE
+    # (seq, code): every connection that reaches the event at log position `seq` (and would send
+    # it) sends `event: error` with `code` instead, its offset the position before, and closes.
+    error_at: tuple[int, str] | None = None
     chunked: bool = False  # Transfer-Encoding: chunked instead of a close-delimited body
     gzip: bool = False  # Content-Encoding: gzip, as a compressing proxy would send it
     api_tokens: dict[str, list[str]] = field(default_factory=lambda: {"emulator-token": ["read:events"]})
@@ -131,7 +149,8 @@ class EventLog:
             data = orjson.dumps({"offset": offset, "event": event})
             frame = b"event: %s\nid: %s\ndata: %s\n\n" % (event["type"].encode(), offset.encode(), data)
             arrived = max(arrived, self._arrivals[-1]) if self._arrivals else arrived
-            stored = StoredEvent(seq, offset, event["type"], event["id"], event["time"], arrived, frame)
+            purpose = event.get("a0purpose")
+            stored = StoredEvent(seq, offset, event["type"], event["id"], event["time"], arrived, frame, purpose)
             self.events.append(stored)
             self._arrivals.append(arrived)
             self.changed.notify_all()
@@ -158,9 +177,16 @@ class Emulator:
         self.token_requests = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._generator = EventGenerator(seed=self.config.seed, tenant=self.config.tenant)
+        self._generator = EventGenerator(
+            seed=self.config.seed,
+            tenant=self.config.tenant,
+            test_event_share=self.config.test_event_share,
+            unknown_types=self.config.unknown_types,
+            unknown_share=self.config.unknown_share,
+            excluded_types=self.config.unsupported_types,
+        )
         self._appended = 0
-        self._last_appended: datetime | None = None  # the time of the newest event append() made
+        self._last_moment = datetime.min.replace(tzinfo=timezone.utc)
         self._seed_history()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -211,6 +237,7 @@ class Emulator:
 
     def _append_generated(self, moment: datetime, event_type: str | None = None) -> StoredEvent:
         self._appended += 1
+        self._last_moment = moment
         stamp = moment
         if self.config.out_of_order_every and self._appended % self.config.out_of_order_every == 0:
             stamp = moment - timedelta(seconds=max(1.0, self.config.mean_gap_seconds) * 3)
@@ -218,20 +245,14 @@ class Emulator:
         return self.log.append(event, moment.timestamp())
 
     def append(self, count: int = 1, event_type: str | None = None) -> list[StoredEvent]:
-        """Append events happening now (stamped with the current time).
-
-        Each is stamped at least a millisecond after the one before: in a burst, two changes of
-        one entity would otherwise share their time and updated_at, and no model could order them.
-        """
+        """Append events happening now: stamped with the current time, each at least a millisecond
+        after the one before (times carry milliseconds; two changes of one entity stamped alike
+        could not be told apart, by the models or by anyone)."""
         with self._lock:
-            stored = []
-            for _ in range(count):
-                moment = datetime.now(timezone.utc)
-                if self._last_appended is not None:
-                    moment = max(moment, self._last_appended + timedelta(milliseconds=1))
-                self._last_appended = moment
-                stored.append(self._append_generated(moment, event_type))
-            return stored
+            return [self._append_generated(self._next_moment(), event_type) for _ in range(count)]
+
+    def _next_moment(self) -> datetime:
+        return max(datetime.now(timezone.utc), self._last_moment + timedelta(milliseconds=1))
 
     def append_event(self, event: dict[str, Any]) -> StoredEvent:
         """Append a hand-made CloudEvent verbatim (for odd payloads: huge, non-ASCII, ...)."""
@@ -259,7 +280,14 @@ class Emulator:
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {"seq": e.seq, "offset": e.offset, "event_id": e.event_id, "event_type": e.event_type, "time": e.time}
+            {
+                "seq": e.seq,
+                "offset": e.offset,
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+                "time": e.time,
+                "a0purpose": e.purpose,
+            }
             for e in self.log.events
         ]
 
@@ -398,11 +426,17 @@ class _Handler(BaseHTTPRequestHandler):
         if "read:events" not in scopes:
             self._error(403, "Insufficient scope, expected any of: read:events", "insufficient_scope")
             return
-        unknown = [
-            name for name in types if name not in EVENT_TYPES or name in emulator.config.unsupported_types
+        config = emulator.config
+        unsupported = [
+            name
+            for name in types
+            if (name not in EVENT_TYPES and name not in config.unknown_types) or name in config.unsupported_types
         ]
-        if unknown:
-            self._error(400, f"unsupported event_type: {', '.join(unknown)[:200]}", "invalid_query_string")
+        if unsupported:
+            # Auth0 documents the cause ("unsupported event type"), not the body; this one is shaped
+            # like the Management API's other errors and names the type(s).
+            message = f"The requested event type is not supported: {', '.join(unsupported)[:200]}"
+            self._error(400, message, "invalid_query_string")
             return
         start = self._start_index(from_offset, from_timestamp)
         if start is None:
@@ -481,6 +515,7 @@ class _Stream:
 
     def run(self) -> None:
         config, log = self.config, self.emulator.log
+        unsupported, error_at = config.unsupported_types, config.error_at
         self.buffer += b":connected\n\nretry: %d\n\n" % config.retry_ms
         self.flush()
         opened = time.monotonic()
@@ -507,10 +542,13 @@ class _Stream:
             skipped_last = False
             for stored in batch:
                 self.index += 1
-                if self.types and stored.event_type not in self.types:
+                if (self.types and stored.event_type not in self.types) or stored.event_type in unsupported:
                     skipped_last = True
                     continue
                 skipped_last = False
+                if error_at is not None and stored.seq == error_at[0]:
+                    self.stop_with_error(stored, error_at[1])
+                    return
                 if self.plan is not None and self.plan.action != "none" and self.sent >= self.plan.after_events:
                     if self.apply_plan(stored):
                         return
@@ -543,6 +581,14 @@ class _Stream:
         offset = encode_offset(self.index - 1).encode()
         self.buffer += b'event: offset-only\nid: %s\ndata: {"offset":"%s"}\n\n' % (offset, offset)
         return True
+
+    def stop_with_error(self, stored: StoredEvent, code: str) -> None:
+        """`event: error` in place of `stored`, as for an event the server cannot send; then close.
+
+        Its offset is the position before the event, so a client resuming from it meets it again."""
+        offset = encode_offset(stored.seq - 1) if stored.seq else None
+        self.buffer += _error_frame(code, f"Event could not be delivered ({code})", offset)
+        self.finish()
 
     def cycle(self) -> None:
         if self.config.cycle_with_error_event:
@@ -592,8 +638,10 @@ def _broken(frame: bytes) -> bytes:
     return frame.replace(b'"event":{', b'"event":{{', 1)
 
 
-def _error_frame(code: str, message: str) -> bytes:
-    data = orjson.dumps({"error": {"code": code, "message": message}})
-    return b"event: error\ndata: %s\n\n" % data
+def _error_frame(code: str, message: str, offset: str | None = None) -> bytes:
+    error = {"code": code, "message": message}
+    if offset is not None:
+        error["offset"] = offset
+    return b"event: error\ndata: %s\n\n" % orjson.dumps({"error": error})
 
 

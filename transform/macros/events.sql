@@ -15,6 +15,7 @@
         cast(null as {{ dbt.type_string() }}) as event_id,
         cast(null as {{ dbt.type_string() }}) as event_type,
         cast(null as {{ dbt.type_timestamp() }}) as event_time,
+        cast(null as {{ dbt.type_string() }}) as a0purpose,
         cast(null as {{ json_type() }}) as {{ adapter.quote('object') }}
       where 1 = 0
     )
@@ -29,6 +30,8 @@
   `object`, and `priority`, which orders events of the same entity stamped with the same time
   (a later step of a life cycle wins: created < updated < deleted).
   `tables` is a list of (table name, priority) pairs.
+  Test events ("a0purpose": "test", as POST /api/v2/event-streams/{id}/test sends them, with
+  sample content) are left out: they say nothing about the tenant. The raw tables keep them.
 #}
 {% macro union_events(tables) -%}
   {%- for table_name, priority in tables %}
@@ -39,6 +42,7 @@
       {{ adapter.quote('object') }} as payload,
       {{ priority }} as priority
     from {{ event_source(table_name) }}
+    where a0purpose is null or a0purpose <> 'test'
     {%- if not loop.last %}
     union all
     {%- endif %}
