@@ -383,6 +383,8 @@ def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> N
 
     us, eu = defs.resolve_schedule_def("auth0_us_schedule"), defs.resolve_schedule_def("auth0_eu_schedule")
     assert (us.job_name, us.cron_schedule) == ("auth0_us", "0 * * * *")
+    steps = sorted(node.name for node in defs.resolve_job_def("auth0_us").nodes)
+    assert steps == ["auth0_us__current_state", "auth0_us__events"], "the tenant's job runs its own steps only"
     with instance_for_test() as instance:
         assert isinstance(us(build_schedule_context(instance=instance)), RunRequest)
         instance.add_run(DagsterRun(job_name="auth0_us", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTED))
