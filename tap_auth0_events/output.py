@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
@@ -18,6 +18,10 @@ from tap_auth0_events.records import encode_struct
 from tap_auth0_events.vocabulary import StreamRef
 
 FLUSH_PARTS = 3 * 200  # ~200 records, ~250 KB
+# A read from the connection that brought fewer records than this (an empty one: the connection
+# went quiet) means the tap has caught up with what the server had: what is held is written out at
+# once rather than at the next checkpoint.
+LIVE_EDGE_RECORDS = 64
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
 # to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.
 PIPE_BYTES = 1024 * 1024
@@ -43,7 +47,7 @@ class FastSink:
         self._streams: Mapping[str, StreamRef] | None = None
         self._by_key: dict[str, bytes] = {}  # key of `_streams` -> prefix
 
-    def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, StreamRef], records: Sequence[tuple[str, Any]]) -> None:
         if streams is not self._streams:
             self._streams, self._by_key = streams, {}
         by_key = self._by_key
@@ -67,6 +71,8 @@ class FastSink:
         if len(parts) >= FLUSH_PARTS:
             self._out.write(b"".join(parts))
             parts.clear()
+        elif len(records) < LIVE_EDGE_RECORDS:
+            self.flush()  # the connection had no more to give: the target sees these records now
 
     def _prefix(self, name: str) -> bytes:
         prefix = self._prefixes.get(name)

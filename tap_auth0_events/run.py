@@ -24,7 +24,8 @@ from tap_auth0_events.vocabulary import DecodedEvent
 
 @dataclass(slots=True)
 class Emit:
-    """Records to write, in order, as (event type, record) pairs."""
+    """Records to write, in order, as (event type, record) pairs. An empty Emit says the connection
+    has gone quiet after records: a sink that holds lines back writes them out now."""
 
     records: list[tuple[str, Any]]
 
@@ -88,6 +89,7 @@ class BoundedRead:
         # Since the last progress (an event or an offset): faults, and whether a connection was healthy.
         self.faults_since_progress = 0
         self.healthy_since_progress = False
+        self.held = False  # records emitted since the connection last went quiet
 
     def steps(self) -> Iterator[Emit | Checkpoint]:
         messages = self.feed.messages(self.start)
@@ -100,8 +102,12 @@ class BoundedRead:
                     yield from self._events(message.events, now)
                     if self.stats.stop_reason:
                         break
-                elif message.kind is Kind.OFFSET:
-                    self.offset = message.offset
+                else:
+                    if message.kind is Kind.OFFSET:
+                        self.offset = message.offset
+                    if self.held:  # a heartbeat or a marker after records: the tap has caught up for now
+                        self.held = False
+                        yield Emit([])
                 if self._checkpoint_due(now):
                     yield self._checkpoint(now)
                 if now - self.last_progress_at >= self.limits.progress_every_seconds:
@@ -180,6 +186,7 @@ class BoundedRead:
 
     def _emit(self, records: list[tuple[str, Any]]) -> Emit:
         self.stats.emitted += len(records)
+        self.held = True
         return Emit(records)
 
     def _checkpoint_due(self, now: float) -> bool:

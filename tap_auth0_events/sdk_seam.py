@@ -22,14 +22,15 @@ when the installed SDK leaves that range, so an upgrade is a conscious step):
    records itself: the SDK's own abort fails an unsorted stream with an ERROR.
 
 Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`, `Tap.state_writer`,
-`Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `Tap.cb_test`, `ConfigValidationError`.
+`Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `Tap.cb_config`, `Tap.cb_test`,
+`ConfigValidationError`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import click
@@ -41,7 +42,7 @@ from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exi
 from tap_auth0_events.output import FastSink
 from tap_auth0_events.records import DictCodec, RawCodec
 from tap_auth0_events.run import Emit
-from tap_auth0_events.settings import Settings, SettingsError, parse_settings
+from tap_auth0_events.settings import Settings, SettingsError, config_file_problem, parse_settings
 from tap_auth0_events.sync import Outcome, Syncer
 from tap_auth0_events.vocabulary import StreamRef
 
@@ -122,6 +123,15 @@ class OneConnectionTap(Tap):
             exit_with(error, self.logger)
 
     @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """`--config` files the SDK cannot read are one line and exit 1 (its own error is a traceback)."""
+        try:
+            return super().cb_config(ctx, param, value)
+        except (OSError, ValueError, TypeError) as error:
+            cls.logger.error("config file: %s", config_file_problem(error))
+            ctx.exit(SETTINGS_EXIT_CODE)
+
+    @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`, where a setting that fails the check is its lines and exit 1, as for a sync (the
         SDK's `--test` lets the validation error escape as a traceback)."""
@@ -182,7 +192,7 @@ class SdkSink:
     def __init__(self, tap: Tap) -> None:
         self._tap = tap
 
-    def write_records(self, streams: Mapping[str, Any], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, Any], records: Sequence[tuple[str, Any]]) -> None:
         for key, record in records:
             streams[key]._write_record_message(record)  # internal 3
 

@@ -282,7 +282,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-# -- the STATE and catalog files ---------------------------------------------------------------
+# -- the config, STATE and catalog files -------------------------------------------------------
+
+
+def config_file_problem(error: Exception) -> str:
+    """What an error reading a `--config` file says, in words that never quote the file's content."""
+    if isinstance(error, FileNotFoundError):
+        return "not found"
+    if isinstance(error, OSError):
+        return f"cannot be read ({error.strerror or type(error).__name__})"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(error, ValueError) and hasattr(error, "lineno"):  # json's and simplejson's JSONDecodeError
+        return f"not valid JSON (line {error.lineno})"
+    return "must be a JSON object of settings"  # the SDK merged a list or a number into its dict
 
 
 def read_state(text: str) -> tuple[Any, str | None]:

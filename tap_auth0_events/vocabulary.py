@@ -6,7 +6,7 @@ is pulled in with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 # Every stream's key (a re-delivered event upserts onto itself) and replication key.
@@ -39,7 +39,7 @@ class EventCodec(Protocol):
 class Sink(Protocol):
     """Where records and STATE go. A STATE is written only after the records before it."""
 
-    def write_records(self, streams: Mapping[str, StreamRef], records: Iterable[tuple[str, Any]]) -> None:
+    def write_records(self, streams: Mapping[str, StreamRef], records: Sequence[tuple[str, Any]]) -> None:
         """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
         ...
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from conftest import TAP, discover, fast_config, run_tap, tap_config
+from conftest import TAP, discover, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 
@@ -43,14 +43,6 @@ def test_state_with_a_wrongly_typed_offset(tmp_path: Path, emulator: Emulator) -
     assert "bookmarks.user_created.offset must be a string" in result.stderr
 
 
-def test_event_type_the_tenant_does_not_support(tmp_path: Path) -> None:
-    with Emulator(fast_config(unsupported_types=frozenset({"group.role.assigned"}))) as emulator:
-        result = run_tap(tmp_path, tap_config(emulator))
-    assert result.returncode == 5
-    assert "HTTP 400" in result.stderr and "event type" in result.stderr
-    assert "group.role.assigned" in result.stderr, "the server's message names the type"
-
-
 def test_missing_domain_and_api_url(tmp_path: Path, emulator: Emulator) -> None:
     result = run_tap(tmp_path, tap_config(emulator, api_url=None, domain=None))
     assert result.returncode != 0
@@ -62,4 +54,19 @@ def test_start_date_that_is_not_a_real_date(tmp_path: Path, emulator: Emulator) 
     result = run_tap(tmp_path, tap_config(emulator, start_date="2026-02-30T00:00:00Z"))
     assert result.returncode != 0
     assert "start_date" in result.stderr
+    assert emulator.requests == []
+
+
+def test_config_files_that_cannot_be_used_are_one_line_each(tmp_path: Path, emulator: Emulator) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"api_token": "SECRET-in-a-broken-file", "api_url": ')
+    not_an_object = tmp_path / "list.json"
+    not_an_object.write_text('["SECRET-in-a-list"]')
+    cases = {broken: "config file: not valid JSON (line 1)", not_an_object: "config file: must be a JSON object"}
+    cases[tmp_path / "missing.json"] = "config file: not found"
+    for path, line in cases.items():
+        completed = subprocess.run([TAP, "--config", str(path)], capture_output=True, text=True, check=False)
+        assert completed.returncode == 1, completed.stderr[-2000:]
+        assert line in completed.stderr
+        assert "Traceback" not in completed.stderr and "SECRET" not in completed.stderr
     assert emulator.requests == []

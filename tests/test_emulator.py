@@ -154,8 +154,7 @@ def test_a_filter_naming_an_unsupported_type_answers_400_naming_it(without_group
 def test_unsupported_types_are_never_sent_even_without_filters(without_groups: Emulator) -> None:
     assert not [e for e in without_groups.summary() if e["event_type"] in GROUP_TYPES], "none is generated"
     # One arrives anyway (by hand): it keeps its place in the log but is never sent.
-    made = without_groups._generator.next_event(event_type="group.created")
-    hidden = without_groups.append_event(made)
+    (hidden,) = without_groups.append(1, event_type="group.created")
     after = without_groups.append(3, event_type="user.created")
     log = without_groups.summary()
     answer = get(without_groups.url, params=FROM_START, until=reached(log[-1]["offset"]))
@@ -225,7 +224,7 @@ def test_test_events_are_sent_marked_and_listed() -> None:
         answer = get(emulator.url, params=FROM_START, until=reached(log[-1]["offset"]))
         sent = {f.id: f.data["event"] for f in answer.events()}
         assert [offset for offset, event in sent.items() if event.get("a0purpose") == "test"] == marked
-        world = emulator._generator.world
+        world = emulator.world
         for offset in marked:
             event = sent[offset]
             assert event["type"] in ("user.created", "user.updated")

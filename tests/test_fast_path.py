@@ -10,17 +10,27 @@ paths), the codecs message by message, and the SSE decoder chunk by chunk.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from conftest import fast_config, run_tap, tap_config
+import requests
+from conftest import TOKEN, fast_config, run_tap, tap_config
 
+from tap_auth0_events.auth import StaticToken
+from tap_auth0_events.connection import EventFeed, StartPosition
 from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.emulator.server import Emulator, encode_offset
+from tap_auth0_events.event_types import EVENT_TYPES
+from tap_auth0_events.output import LIVE_EDGE_RECORDS, FastSink
 from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec, encode_struct
+from tap_auth0_events.run import BoundedRead, Emit, RunLimits, RunStats
 from tap_auth0_events.sse import SSEDecoder
 
 # A stream map that changes nothing but, being a stream map, sends every record through the SDK.
@@ -209,3 +219,64 @@ def test_whole_message_path_decodes_as_line_by_line() -> None:
             cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(1, 6))))
             assert _decode_sse(stream, cuts) == expected, (stream, cuts)
 
+
+
+# --- the sink at the live edge ----------------------------------------------------------------------
+
+
+def test_a_small_batch_reaches_the_pipe_at_once_and_a_big_one_in_pieces() -> None:
+    # A read that brings few records means the tap has caught up: the target gets them now, not at
+    # the next checkpoint. During a backfill (full reads) lines are joined into ~250 KB writes.
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    with os.fdopen(write_end, "wb") as out:
+        sink = FastSink(out)
+        streams = {"user.created": _Stream("user_created", "user.created")}
+        big = [("user.created", {"event_id": f"e{index}", "pad": "x" * 100}) for index in range(LIVE_EDGE_RECORDS)]
+        sink.write_records(streams, big)
+        assert _available(read_end) == b"", "a full read's lines wait to be joined with the next ones"
+        sink.write_records(streams, big[:3])
+        assert _available(read_end).count(b'"type":"RECORD"') == len(big) + 3, "a small read goes out at once"
+    os.close(read_end)
+
+
+@dataclass(frozen=True)
+class _Stream:
+    name: str
+    event_type: str
+
+
+def _available(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_the_read_says_when_the_connection_goes_quiet_after_records(emulator: Emulator) -> None:
+    # Against the emulator, in process: once the backlog is read, the next heartbeat yields an empty
+    # Emit, which tells the sink to write out what it holds (test above) before any checkpoint.
+    feed = EventFeed(
+        base_url=emulator.url,
+        tokens=StaticToken(TOKEN),
+        event_types=[],
+        session=requests.Session(),
+        logger=logging.getLogger("test"),
+        codec=RawCodec(),
+    )
+    limits = RunLimits(stop_at_time=datetime.now(timezone.utc), max_run_seconds=30, idle_timeout_seconds=1)
+    stats = RunStats()
+    steps = list(BoundedRead(feed, StartPosition(from_timestamp="2000-01-01T00:00:00Z"), frozenset(EVENT_TYPES),
+                             limits, logging.getLogger("test"), stats).steps())
+    kinds = ["records" if isinstance(s, Emit) and s.records else "quiet" if isinstance(s, Emit) else "checkpoint"
+             for s in steps]
+    assert stats.emitted == len(emulator.summary())
+    last_records = max(index for index, kind in enumerate(kinds) if kind == "records")
+    assert kinds[last_records + 1] == "quiet", kinds[-5:]
+    assert kinds.count("quiet") == 1, "said once, not at every heartbeat"

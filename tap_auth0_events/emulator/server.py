@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE, EventGenerator
+from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE, EventGenerator, World
 from tap_auth0_events.event_types import EVENT_TYPES
 
 WRITE_BYTES = 256 * 1024
@@ -221,6 +221,11 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def world(self) -> World:
+        """What exists in the emulated tenant after the generated events (see `World`)."""
+        return self._generator.world
 
     # -- the event log -------------------------------------------------------------------------
 
