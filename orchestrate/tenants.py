@@ -157,7 +157,10 @@ def run_meltano(
     finally:
         if process.poll() is None:  # the step was interrupted: let Meltano stop the tap cleanly
             process.terminate()
-            process.wait(timeout=120)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
     if returncode != 0:
         raise MeltanoFailed(tenant, run.command, failure_cause(run.lines, tenant.extractor), run.tail())
     return run
