@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh machine: a virtualenv in .venv with the tap, its dev tools and
-# Meltano, then the Meltano plugins of meltano.yml. Needs only python3 (>= 3.10) with venv.
+# Idempotent set-up on a fresh machine: a virtualenv in .venv with the tap, its dev tools,
+# Meltano and Dagster, then the Meltano plugins of meltano.yml. Needs only python3 (>= 3.10)
+# with venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+# dev: tests and Meltano; orchestrate: Dagster, for orchestrate/ (many tenants) and its test.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,orchestrate]"
 echo "setup: installing Meltano plugins"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/meltano --log-level=warning install

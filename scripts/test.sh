@@ -8,6 +8,7 @@ bash scripts/setup.sh
 bash scripts/postgres.sh
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
-lint-imports   # the layers: the engine never imports singer_sdk, no import cycle (pyproject.toml)
-mypy           # strict on the engine modules (pyproject.toml)
+lint-imports   # the layers: the engine never imports singer_sdk, no import cycle, the tap never
+               # imports orchestrate/ (pyproject.toml)
+mypy           # strict on the engine modules and orchestrate/ (pyproject.toml)
 pytest "$@"

@@ -149,20 +149,24 @@ def _event_id() -> str:
     return "evt_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(22))
 
 
-def start_scenario(initial_events: int = 1500) -> Scenario:
+def start_scenario(initial_events: int = 1500, **overrides: Any) -> Scenario:
     """An emulator with `initial_events` of history, then life cycles delivered newest first.
 
-    A second generator (another seed, so other ids) plays, in time order: user A created,
-    updated, deleted, then created again (same id); user B created and updated; organization O
-    created, B added, given a role, removed; group G created with a member; connection C1 created,
-    updated, deleted; connection C2 created and updated; last, a test event that updates B (which
-    must change nothing). The emulator then delivers these events in reverse time order, so arrival
-    order disagrees with event time everywhere. The next connection also sends one event twice.
+    `overrides` go to the emulator's config (seed, tenant, tokens: one scenario per tenant).
+
+    A second generator (another seed per emulator seed, so other ids) plays, in time order: user A
+    created, updated, deleted, then created again (same id); user B created and updated;
+    organization O created, B added, given a role, removed; group G created with a member;
+    connection C1 created, updated, deleted; connection C2 created and updated; last, a test event
+    that updates B (which must change nothing). The emulator then delivers these events in reverse
+    time order, so arrival order disagrees with event time everywhere. The next connection also
+    sends one event twice.
     The history itself holds a few test events about made-up users (the emulator's default) and
     events of UNKNOWN_TYPES (5 %).
     """
-    emulator = Emulator(fast_config(initial_events=initial_events, unknown_types=UNKNOWN_TYPES)).start()
-    generator = EventGenerator(seed=424242, tenant=emulator.config.tenant)
+    overrides = {"unknown_types": UNKNOWN_TYPES, **overrides}
+    emulator = Emulator(fast_config(initial_events=initial_events, **overrides)).start()
+    generator = EventGenerator(seed=424242 + emulator.config.seed, tenant=emulator.config.tenant)
     moment = datetime.now(timezone.utc) - timedelta(hours=2)
     events: list[dict[str, Any]] = []
 
