@@ -36,6 +36,7 @@ from dagster import (
 from dagster._core.instance.ref import InstanceRef
 from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, PostgresWarehouse, _connect, _server_answers
 from warehouse_helpers import (
+    INTERMEDIATE,
     MELTANO,
     MODELS,
     ROOT,
@@ -161,7 +162,7 @@ def check_tenant(orchestration: Orchestration, case: TenantCase) -> None:
     """The tenant's schema holds its own emulator's events and world: the single-tenant checks."""
     rows = orchestration.warehouse.rows
     try:
-        assert base_tables(rows, case.schema) == set(STREAMS) | set(MODELS)
+        assert base_tables(rows, case.schema) == set(STREAMS) | set(MODELS) | set(INTERMEDIATE)
         check_raw_tables(rows, case.schema, case.scenario.emulator)
         check_models(rows, case.schema, expected_state(case.scenario))
         check_scenario_outcomes(rows, case.schema, case.scenario)
