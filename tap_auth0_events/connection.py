@@ -48,7 +48,7 @@ _NOT_EVENTS = frozenset({"offset-only", "error", "message"})
 class Kind(Enum):
     EVENT = "event"  # real events, in order: `events` holds (offset, type, time, record) of each
     OFFSET = "offset"  # an offset-only marker: the position moves, no record
-    TICK = "tick"  # bytes arrived (heartbeat, comment): the connection is alive
+    TICK = "tick"  # a read brought no event (heartbeat, comment, offset-only marker): the connection is alive
     CONNECTED = "connected"  # a new connection answered 200
     FAULT = "fault"  # the connection broke; a reconnect follows
 
@@ -227,11 +227,12 @@ class EventFeed:
                     continue
                 # The events of this read go out together, up to the first message that is not one.
                 batch: list[DecodedEvent] = []
+                delivered = False
                 for name, data, sse_id, _ in events:
                     if name in _NOT_EVENTS and (name != "message" or not data):
                         if batch:
                             yield from self._deliver(batch)
-                            batch = []
+                            batch, delivered = [], True
                         if name == "offset-only":
                             self.offset = sse_id
                             self._repeats.clear()
@@ -244,10 +245,12 @@ class EventFeed:
                     except (orjson.JSONDecodeError, MalformedEventError) as exc:
                         if batch:
                             yield from self._deliver(batch)
-                            batch = []
+                            batch, delivered = [], True
                         self._on_broken_frame(exc)
                 if batch:
                     yield from self._deliver(batch)
+                elif not delivered:
+                    yield FeedMessage(Kind.TICK)  # a read without events: a heartbeat (an offset-only marker)
         finally:
             response.close()
         if decoder.pending:

@@ -102,12 +102,13 @@ class BoundedRead:
                     yield from self._events(message.events, now)
                     if self.stats.stop_reason:
                         break
-                else:
-                    if message.kind is Kind.OFFSET:
-                        self.offset = message.offset
-                    if self.held:  # a heartbeat or a marker after records: the tap has caught up for now
-                        self.held = False
-                        yield Emit([])
+                elif message.kind is Kind.OFFSET:
+                    self.offset = message.offset
+                elif message.kind is Kind.TICK and self.held:
+                    # A read without events after records: the tap has caught up for now. (Not every
+                    # offset-only marker: one may come between any two events of a read.)
+                    self.held = False
+                    yield Emit([])
                 if self._checkpoint_due(now):
                     yield self._checkpoint(now)
                 if now - self.last_progress_at >= self.limits.progress_every_seconds:
