@@ -11,7 +11,6 @@ in the second it has the right one and catches up while the others add only thei
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from dagster import (
     instance_for_test,
 )
 from dagster._core.instance.ref import InstanceRef
-from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, PostgresWarehouse, _connect, _server_answers
+from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, PostgresWarehouse, connect_or_skip
 from warehouse_helpers import (
     INTERMEDIATE,
     MELTANO,
@@ -175,12 +174,7 @@ def check_tenant(orchestration: Orchestration, case: TenantCase) -> None:
 
 @pytest.fixture(scope="module")
 def orchestration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestration]:
-    if not _server_answers():
-        reason = f"PostgreSQL is not answering on {HOST}:{PORT} (scripts/postgres.sh starts it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
-        pytest.skip(reason)
-    connection = _connect()
+    connection = connect_or_skip()
     tmp = tmp_path_factory.mktemp("orchestrate")
     home = tmp / "dagster"
     home.mkdir()

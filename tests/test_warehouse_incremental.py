@@ -37,7 +37,7 @@ import duckdb
 import pytest
 import yaml
 from conftest import TOKEN, fast_config
-from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, _connect, _server_answers
+from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
 from warehouse_helpers import (
     INTERMEDIATE,
     MODELS,
@@ -157,12 +157,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         finally:
             dbt.close()
         return
-    if not _server_answers():
-        reason = f"PostgreSQL is not answering on {HOST}:{PORT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
-        pytest.skip(reason)
-    connection = _connect()
+    connection = connect_or_skip()
     schema = f"auth0_incr_{secrets.token_hex(4)}"
     env.update({"TARGET_POSTGRES_HOST": HOST, "TARGET_POSTGRES_PORT": str(PORT), "TARGET_POSTGRES_USER": USER,
                 "TARGET_POSTGRES_PASSWORD": PASSWORD, "TARGET_POSTGRES_DATABASE": connection.info.dbname})

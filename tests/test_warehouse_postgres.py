@@ -50,6 +50,16 @@ def _server_answers() -> bool:
     return True
 
 
+def connect_or_skip() -> psycopg.Connection[Any]:
+    """A connection to the test server; without one the test skips, or fails when CI=true."""
+    if not _server_answers():
+        reason = f"PostgreSQL is not answering on {HOST}:{PORT} (scripts/postgres.sh starts it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
+        pytest.skip(reason)
+    return _connect()
+
+
 def _connect() -> psycopg.Connection[Any]:
     """A connection to PGDATABASE, else to `test` (this project's machines), else `postgres`."""
     names = [os.environ["PGDATABASE"]] if os.environ.get("PGDATABASE") else ["test", "postgres"]
@@ -75,12 +85,7 @@ class PostgresWarehouse:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[PostgresWarehouse]]:
-    if not _server_answers():
-        reason = f"PostgreSQL is not answering on {HOST}:{PORT} (scripts/postgres.sh starts it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires the PostgreSQL tests to run", pytrace=False)
-        pytest.skip(reason)
-    connection = _connect()
+    connection = connect_or_skip()
     schema = f"auth0_test_{secrets.token_hex(4)}"  # one schema per run: parallel runs never meet
     tmp = tmp_path_factory.mktemp("postgres")
     scenario = start_scenario()
