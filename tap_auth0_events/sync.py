@@ -146,10 +146,11 @@ class _PassReader:
     ) -> Generator[Emit | Commit, None, bool]:
         """One connection's read of `streams` from `start`; returns False when the run is out of time."""
         types = frozenset(stream.event_type for stream in streams)
+        filters = event_type_filters(types)
         feed = EventFeed(
             base_url=self.settings.base_url,
             tokens=self.tokens,
-            event_types=event_type_filters(types),
+            event_types=filters,
             session=self.session,
             logger=self.logger,
             read_timeout=self.settings.read_timeout_seconds,
@@ -158,7 +159,7 @@ class _PassReader:
             deadline=self.deadline,
         )
         stats = RunStats()
-        self.logger.info("reading %s from %s, %s", _describe_types(types), self.settings.base_url, _describe(start))
+        self.logger.info("reading %s from %s, %s", _describe_types(filters), self.settings.base_url, _describe(start))
         names = [stream.name for stream in streams]
         limits = RunLimits(
             stop_at_time=stop_at,
@@ -203,8 +204,7 @@ def event_type_filters(types: frozenset[str]) -> list[str]:
     return known
 
 
-def _describe_types(types: frozenset[str]) -> str:
-    filters = event_type_filters(types)
+def _describe_types(filters: list[str]) -> str:
     return f"{len(filters)} event types" if filters else "every event type (no event_type filter)"
 
 
