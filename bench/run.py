@@ -65,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -675,7 +676,12 @@ def scale_table(name: str, scaled: list[Summary]) -> str:
 
 def per_round(tap: Summary, peer: Summary) -> str:
     """The ratio within each round (the two ran minutes apart at most, under the same load): median, range."""
-    ratios = sorted(p.seconds / t.seconds for t, p in zip(tap.samples, peer.samples, strict=True))
+    return _within_rounds(p.seconds / t.seconds for t, p in zip(tap.samples, peer.samples, strict=True))
+
+
+def _within_rounds(ratios: Iterable[float]) -> str:
+    """`; within each round: median M, MIN to MAX` of per-round ratios ("" for none)."""
+    ratios = sorted(ratios)
     if not ratios:
         return ""
     return f"; within each round: median {statistics.median(ratios):.2f}, {ratios[0]:.2f} to {ratios[-1]:.2f}"
@@ -725,10 +731,7 @@ def steady_table(summaries: dict[str, Summary], rounds: int) -> str:
 
 
 def per_round_cpu(tap: Summary, other: Summary) -> str:
-    ratios = sorted(t.cpu / o.cpu for t, o in zip(tap.samples, other.samples, strict=True))
-    if not ratios:
-        return ""
-    return f"; within each round: median {statistics.median(ratios):.2f}, {ratios[0]:.2f} to {ratios[-1]:.2f}"
+    return _within_rounds(t.cpu / o.cpu for t, o in zip(tap.samples, other.samples, strict=True))
 
 
 def steady_verdict(summaries: dict[str, Summary]) -> list[str]:
@@ -783,30 +786,27 @@ def filtered_line(summaries: dict[str, Summary], what: str) -> list[str]:
     tap, filtered = summaries.get("tap"), summaries.get(FILTERED)
     if tap is None or filtered is None or not tap.samples:
         return []
-    ratios = sorted((tap.events / t.seconds) / (filtered.events / f.seconds)
-                    for t, f in zip(tap.samples, filtered.samples, strict=True))
-    cpus = sorted((t.cpu / tap.events) / (f.cpu / filtered.events)
-                  for t, f in zip(tap.samples, filtered.samples, strict=True))
+    pairs = list(zip(tap.samples, filtered.samples, strict=True))
+    ratios = [(tap.events / t.seconds) / (filtered.events / f.seconds) for t, f in pairs]
+    cpus = [(t.cpu / tap.events) / (f.cpu / filtered.events) for t, f in pairs]
     (tap_rates, tap_waits), (filtered_rates, filtered_waits) = flush_waits(tap), flush_waits(filtered)
     rounds = len(tap.samples)
     waits = []
     if tap_waits or filtered_waits:
-        at_read = sorted(t / f for t, f in zip(tap_rates, filtered_rates, strict=True))
+        at_read = [t / f for t, f in zip(tap_rates, filtered_rates, strict=True)]
         waits.append(
             f"end-of-run flush waits ({what}; last records ≥ {FLUSH_WAIT} s after the read before them, see "
             f"flush_waits() in bench/run.py): tap in {tap_waits} of {rounds} rounds, tap[filtered] in "
             f"{filtered_waits} of {rounds}; taking those rounds' rates at the read before the wait, tap ÷ "
             f"tap[filtered] = {statistics.median(tap_rates) / statistics.median(filtered_rates):.2f}x "
-            f"({statistics.median(tap_rates):,.0f} ÷ {statistics.median(filtered_rates):,.0f}; within each round: "
-            f"median {statistics.median(at_read):.2f}, {at_read[0]:.2f} to {at_read[-1]:.2f})"
+            f"({statistics.median(tap_rates):,.0f} ÷ {statistics.median(filtered_rates):,.0f}"
+            f"{_within_rounds(at_read)})"
         )
     return [
         f"tap ÷ tap[filtered] events/s ({what}: {tap.events:,} records ÷ {filtered.events:,}) = "
-        f"{tap.rate / filtered.rate:.2f}x ({tap.rate:,.0f} ÷ {filtered.rate:,.0f}; medians; within each round: "
-        f"median {statistics.median(ratios):.2f}, {ratios[0]:.2f} to {ratios[-1]:.2f})",
+        f"{tap.rate / filtered.rate:.2f}x ({tap.rate:,.0f} ÷ {filtered.rate:,.0f}; medians{_within_rounds(ratios)})",
         f"CPU s per 1M events ({what}): tap {tap.cpu_per_million:.2f}, tap[filtered] {filtered.cpu_per_million:.2f} "
-        f"(tap ÷ tap[filtered] = {tap.cpu_per_million / filtered.cpu_per_million:.2f}; within each round: "
-        f"median {statistics.median(cpus):.2f}, {cpus[0]:.2f} to {cpus[-1]:.2f})",
+        f"(tap ÷ tap[filtered] = {tap.cpu_per_million / filtered.cpu_per_million:.2f}{_within_rounds(cpus)})",
         *waits,
     ]
 
