@@ -154,8 +154,6 @@ class _Record(msgspec.Struct, omit_defaults=True, gc=False):
 
 
 _decode_message = msgspec.json.Decoder(_Message).decode
-# `encode_struct(record)`: the JSON of a RawCodec record that is a struct.
-encode_struct = msgspec.json.Encoder().encode
 _UNSET = msgspec.UNSET
 _DecodeError = msgspec.DecodeError  # ValidationError is one too
 
@@ -163,8 +161,8 @@ _DecodeError = msgspec.DecodeError  # ValidationError is one too
 class RawCodec:
     """The fast path: records ready to write as JSON, the payload kept as the raw JSON it came as.
 
-    A record is a msgspec struct (encoded by msgspec where it is written, `encode_struct`) or,
-    for a message of unusual shape, JSON bytes. Either way its JSON is `orjson.dumps` of
+    A record is a msgspec struct (encoded by msgspec where it is written) or, for a message of
+    unusual shape, its JSON as `msgspec.Raw`. Either way its JSON is `orjson.dumps` of
     `DictCodec`'s record, up to how the JSON is spelled (`1.0` stays `1.0`, an escaped `\\u00e9`
     stays escaped, and so on).
     """
@@ -199,5 +197,5 @@ class RawCodec:
                         )  # fmt: skip
                     return offset, event.type, event.time, record
         offset, event_type, event_time, record = DictCodec.decode(data, sse_id)
-        return offset, event_type, event_time, orjson.dumps(record)
+        return offset, event_type, event_time, msgspec.Raw(orjson.dumps(record))
 

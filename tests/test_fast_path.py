@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 import requests
@@ -29,7 +30,7 @@ from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.emulator.server import Emulator, encode_offset
 from tap_auth0_events.event_types import EVENT_TYPES
 from tap_auth0_events.output import LIVE_EDGE_RECORDS, FastSink
-from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec, encode_struct
+from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec
 from tap_auth0_events.run import BoundedRead, Emit, RunLimits, RunStats
 from tap_auth0_events.sse import SSEDecoder
 
@@ -133,12 +134,10 @@ ODD_MESSAGES = [
 
 
 def record_json(record: Any) -> bytes:
-    """A record's JSON as FastSink writes it, for either codec's record (a dict, JSON bytes, or RawCodec's struct)."""
+    """A record's JSON, for either codec's record (a dict, or RawCodec's struct or `msgspec.Raw`)."""
     if isinstance(record, dict):
         return orjson.dumps(record)
-    if isinstance(record, bytes):
-        return record
-    return encode_struct(record)
+    return msgspec.json.encode(record)
 
 
 def _decode(codec: Any, data: bytes, sse_id: str | None) -> tuple[str, Any]:
