@@ -127,6 +127,40 @@ def test_time_bound_agrees_with_datetime_arithmetic(bound: datetime, delta_us: i
     assert TimeBound(bound).reached(spelled) == (truncated >= bound), spelled
 
 
+# The loop's shortcut: a time that sorts below `floor` is taken as not reached without the call.
+ISO_LIKE = st.one_of(
+    st.from_regex(r"\A\d{4}-\d{2}-\d{2}(.\d{2}(:\d{2}(:\d{2}(\.\d{1,6})?)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?\Z"),
+    st.from_regex(r"\A\d{4}(\d{4}|-?W\d{2}-?\d?)(T\d{2,6})?(Z|[+-]\d{2}:?\d{2})?\Z"),  # basic, week dates
+    st.text(max_size=40),
+)
+
+
+@given(bound=INSTANTS, text=ISO_LIKE)
+@settings(max_examples=3000)
+def test_a_string_below_the_floor_is_never_reached(bound: datetime, text: str) -> None:
+    time_bound = TimeBound(bound)
+    if text < time_bound.floor:
+        assert not time_bound.reached(text), text
+
+
+@given(
+    bound=INSTANTS,
+    delta_minutes=st.integers(-5 * 24 * 60, 5 * 24 * 60),
+    offset_minutes=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+    separator=st.sampled_from("T t"),
+)
+@settings(max_examples=3000)
+def test_no_utc_offset_moves_a_time_below_the_floor_to_the_bound(
+    bound: datetime, delta_minutes: int, offset_minutes: int, separator: str
+) -> None:
+    moment = (bound + timedelta(minutes=delta_minutes)).astimezone(timezone(timedelta(minutes=offset_minutes)))
+    spelled = moment.isoformat(sep=separator)
+    time_bound = TimeBound(bound)
+    assert time_bound.reached(spelled) == (moment >= bound), spelled
+    if spelled < time_bound.floor:
+        assert moment < bound, spelled
+
+
 # -- Retry-After -------------------------------------------------------------------------------
 
 
