@@ -131,10 +131,11 @@ class SSEDecoder:
         names = self._names
         append = events.append
         last_event_id = self._last_event_id
+        last = len(chunk) - 1
         while (head := match(chunk, pos)) is not None:
             start = head.end()
             end = find(b"\n", start)
-            if end < 0 or chunk[end + 1 : end + 2] != b"\n":
+            if end < 0 or end == last or chunk[end + 1] != _LF:
                 break  # cut by the chunk's end, or more lines in this message
             name_bytes, id_bytes = head.groups()
             name = names.get(name_bytes)
