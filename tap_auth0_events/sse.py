@@ -251,24 +251,20 @@ class SSEDecoder:
                 event_type = names.get(value) or self._name(value)
             elif line[0] == _COLON:
                 continue  # a comment (Auth0's `:connected`, heartbeats)
-            else:
+            else:  # a field name without a colon, `retry`, or a field the spec ignores
                 in_message = True
                 name_bytes, _, value = line.partition(b":")
                 if value[:1] == b" ":
                     value = value[1:]
-                if name_bytes == b"data":  # "data" without a colon
+                if name_bytes == b"data":
                     data.append(value)
                 elif name_bytes == b"event":
                     event_type = value.decode("utf-8", "replace")
                 elif name_bytes == b"id":
                     if 0 not in value:
                         id_buffer = value.decode("utf-8", "replace")
-                elif name_bytes == b"retry" and value.isdigit():  # bytes.isdigit() accepts ASCII digits only
-                    try:
-                        msg_retry = int(value)
-                    except ValueError:  # more digits than int() accepts (sys.int_info.str_digits_check_threshold)
-                        continue
-                    self.retry = msg_retry
+                elif name_bytes == b"retry":
+                    msg_retry = self._retry(value, msg_retry)
 
         self._data = data
         self._event_type = event_type
@@ -277,3 +273,13 @@ class SSEDecoder:
         self._in_message = in_message
         self._last_event_id = last_event_id
         return events
+
+    def _retry(self, value: bytes, current: int | None) -> int | None:
+        """A `retry` field: the reconnection time in ms if `value` is all ASCII digits, else ignored."""
+        if not value.isdigit():  # bytes.isdigit() accepts ASCII digits only
+            return current
+        try:
+            self.retry = int(value)
+        except ValueError:  # more digits than int() accepts (sys.int_info.str_digits_check_threshold)
+            return current
+        return self.retry

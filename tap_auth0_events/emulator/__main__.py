@@ -25,7 +25,7 @@ def _error_at(text: str) -> tuple[int, str]:
     return int(index), code
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tap-auth0-events-emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--events", type=int, default=2000, help="events of history to start with")
@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         help="every connection reaching the event at this log index sends `event: error` with CODE "
         "instead and closes, e.g. 120:payload_too_large",
     )
-    args = parser.parse_args(argv)
+    return parser
 
-    config = EmulatorConfig(
+
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
         seed=args.seed,
         initial_events=args.events,
         live_events_per_second=args.live_rate,
@@ -87,7 +89,11 @@ def main(argv: list[str] | None = None) -> None:
         test_event_share=args.test_event_share,
         error_at=args.error_at,
     )
-    emulator = Emulator(config, port=args.port).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    emulator = Emulator(_config(args), port=args.port).start()
     print(f"Auth0 Events API emulator on {emulator.url} ({len(emulator.log)} events)", flush=True)
     print("  token: emulator-token   client: emulator-client / emulator-secret", flush=True)
     if args.port_file:

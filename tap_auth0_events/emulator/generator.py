@@ -679,38 +679,7 @@ class EventGenerator:
         given, family, display, slug = self._pick(PEOPLE)
         suffix = str(int(rng.random() * 10_000))
         email = f"{slug}{suffix}@{self._pick(EMAIL_DOMAINS)}"
-        roll = rng.random()
-        if roll < 0.6:  # database user, maybe with a linked social account
-            local_id = self._token(HEX, 24)
-            user_id = "auth0|" + local_id
-            identities = [
-                {
-                    "connection": "Username-Password-Authentication",
-                    "user_id": local_id,
-                    "provider": "auth0",
-                    "isSocial": False,
-                }
-            ]
-            if self._chance(0.3):
-                identities.append(self._social_identity(given, family, display, email))
-        elif roll < 0.85:  # social primary identity
-            identity = self._social_identity(given, family, display, email)
-            user_id = f"{identity['provider']}|{identity['user_id']}"
-            identities = [identity]
-        elif roll < 0.95:  # enterprise (SAML)
-            local_id = f"{slug}{suffix}@acme-corp.example"
-            user_id = "samlp|acme-saml|" + local_id
-            identities = [
-                {"connection": "acme-saml", "user_id": local_id, "provider": "samlp", "isSocial": False}
-            ]
-        else:  # passwordless email
-            local_id = self._token(HEX, 24)
-            user_id = "email|" + local_id
-            identities = [
-                {"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}
-            ]
-        while user_id in self.world.users:  # ids are random; keep them unique anyway
-            user_id += self._token(HEX, 1)
+        user_id, identities = self._identities(given, family, display, f"{slug}{suffix}", email)
         created = self._now
         user: Obj = {
             "user_id": user_id,
@@ -737,6 +706,42 @@ class EventGenerator:
             user["phone_number"] = "+1415555" + str(1000 + int(rng.random() * 8999))
             user["phone_verified"] = False
         return user
+
+    def _identities(self, given: str, family: str, display: str, handle: str, email: str) -> tuple[str, list[Obj]]:
+        """A new user's id and identities: database, social, enterprise (SAML) or passwordless."""
+        roll = self._rng.random()
+        if roll < 0.6:  # database user, maybe with a linked social account
+            local_id = self._token(HEX, 24)
+            user_id = "auth0|" + local_id
+            identities = [
+                {
+                    "connection": "Username-Password-Authentication",
+                    "user_id": local_id,
+                    "provider": "auth0",
+                    "isSocial": False,
+                }
+            ]
+            if self._chance(0.3):
+                identities.append(self._social_identity(given, family, display, email))
+        elif roll < 0.85:  # social primary identity
+            identity = self._social_identity(given, family, display, email)
+            user_id = f"{identity['provider']}|{identity['user_id']}"
+            identities = [identity]
+        elif roll < 0.95:  # enterprise (SAML)
+            local_id = f"{handle}@acme-corp.example"
+            user_id = "samlp|acme-saml|" + local_id
+            identities = [
+                {"connection": "acme-saml", "user_id": local_id, "provider": "samlp", "isSocial": False}
+            ]
+        else:  # passwordless email
+            local_id = self._token(HEX, 24)
+            user_id = "email|" + local_id
+            identities = [
+                {"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}
+            ]
+        while user_id in self.world.users:  # ids are random; keep them unique anyway
+            user_id += self._token(HEX, 1)
+        return user_id, identities
 
     def _picture(self, slug: str) -> str:
         if self._chance(0.5):
@@ -1263,68 +1268,15 @@ class EventGenerator:
                 "groups": ["memberOf", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"],
             },
         }
+        if strategy in ("samlp", "pingfederate", "adfs"):
+            return {**self._saml_options(strategy, domain, saml), **aliases}
         if strategy == "oidc":
-            issuer = f"https://sso.{domain}"
-            return {
-                "client_id": client_id,
-                "type": self._pick(("back_channel", "front_channel")),
-                "issuer": issuer,
-                "discovery_url": f"{issuer}/.well-known/openid-configuration",
-                "scope": self._pick(OIDC_SCOPES),
-                "connection_settings": {"pkce": self._pick(PKCE)},
-                "attribute_map": {"mapping_mode": "basic_profile", "userinfo_scope": "openid email profile"},
-                "oidc_metadata": {
-                    "issuer": issuer,
-                    "authorization_endpoint": f"{issuer}/authorize",
-                    "token_endpoint": f"{issuer}/oauth/token",
-                    "jwks_uri": f"{issuer}/.well-known/jwks.json",
-                },
-            }
-        if strategy == "okta":
-            return {
-                "client_id": client_id,
-                "domain": f"{domain.split('.')[0]}.okta.com",
-                "scope": self._pick(OIDC_SCOPES),
-                "connection_settings": {"pkce": self._pick(PKCE)},
-                "attribute_map": {"mapping_mode": "use_map", "attributes": {"nickname": "${context.tokenset.login}"}},
-                "upstream_params": {"screen_hint": {"value": "login"}},
-                **aliases,
-            }
-        if strategy == "samlp":
-            return {
-                "signInEndpoint": f"https://idp.{domain}/saml/sso",
-                "signOutEndpoint": f"https://idp.{domain}/saml/slo",
-                "protocolBinding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
-                "user_id_attribute": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
-                "debug": False,
-                **saml,
-                **aliases,
-            }
-        if strategy == "pingfederate":
-            return {"pingFederateBaseUrl": f"https://pf.{domain}:9031", **saml, **aliases}
-        if strategy == "adfs":
-            metadata_url = f"https://adfs.{domain}/FederationMetadata/2007-06/FederationMetadata.xml"
-            return {"adfs_server": metadata_url, "fieldsMap": saml["fieldsMap"], **aliases}
-        if strategy == "google-apps":
-            return {
-                "client_id": client_id,
-                "domain": domain,
-                "api_enable_users": True,
-                "ext_groups": self._chance(0.5),
-                "upstream_params": {"hd": {"value": domain}},
-                **aliases,
-            }
-        if strategy == "waad":
-            return {
-                "client_id": client_id,
-                "waad_protocol": "openid-connect",
-                "identity_api": "microsoft-identity-platform-v2.0",
-                "useCommonEndpoint": False,
-                "app_domain": self._hostname,
-                "ext_groups": self._chance(0.5),
-                **aliases,
-                "tenant_domain": f"{domain.split('.')[0]}.onmicrosoft.com",
-            }
+            return self._oidc_options(domain, client_id)
+        if strategy in ("okta", "google-apps", "waad"):
+            options = {**self._oauth_options(strategy, domain, client_id), **aliases}
+            if strategy == "waad":
+                options["tenant_domain"] = f"{domain.split('.')[0]}.onmicrosoft.com"
+            return options
         # ad, and strategies outside the eight variants
         return {
             "ips": [f"203.0.113.{int(self._rng.random() * 200)}/30"],
@@ -1334,6 +1286,69 @@ class EventGenerator:
             "set_user_root_attributes": "on_each_login",
             **aliases,
         }
+
+    def _oidc_options(self, domain: str, client_id: str) -> Obj:
+        issuer = f"https://sso.{domain}"
+        return {
+            "client_id": client_id,
+            "type": self._pick(("back_channel", "front_channel")),
+            "issuer": issuer,
+            "discovery_url": f"{issuer}/.well-known/openid-configuration",
+            "scope": self._pick(OIDC_SCOPES),
+            "connection_settings": {"pkce": self._pick(PKCE)},
+            "attribute_map": {"mapping_mode": "basic_profile", "userinfo_scope": "openid email profile"},
+            "oidc_metadata": {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/authorize",
+                "token_endpoint": f"{issuer}/oauth/token",
+                "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            },
+        }
+
+    def _oauth_options(self, strategy: str, domain: str, client_id: str) -> Obj:
+        """okta, google-apps, waad: an OAuth client at the identity provider."""
+        if strategy == "okta":
+            return {
+                "client_id": client_id,
+                "domain": f"{domain.split('.')[0]}.okta.com",
+                "scope": self._pick(OIDC_SCOPES),
+                "connection_settings": {"pkce": self._pick(PKCE)},
+                "attribute_map": {"mapping_mode": "use_map", "attributes": {"nickname": "${context.tokenset.login}"}},
+                "upstream_params": {"screen_hint": {"value": "login"}},
+            }
+        if strategy == "google-apps":
+            return {
+                "client_id": client_id,
+                "domain": domain,
+                "api_enable_users": True,
+                "ext_groups": self._chance(0.5),
+                "upstream_params": {"hd": {"value": domain}},
+            }
+        return {
+            "client_id": client_id,
+            "waad_protocol": "openid-connect",
+            "identity_api": "microsoft-identity-platform-v2.0",
+            "useCommonEndpoint": False,
+            "app_domain": self._hostname,
+            "ext_groups": self._chance(0.5),
+        }
+
+    @staticmethod
+    def _saml_options(strategy: str, domain: str, saml: Obj) -> Obj:
+        """samlp, pingfederate, adfs: a SAML or WS-Federation identity provider."""
+        if strategy == "samlp":
+            return {
+                "signInEndpoint": f"https://idp.{domain}/saml/sso",
+                "signOutEndpoint": f"https://idp.{domain}/saml/slo",
+                "protocolBinding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+                "user_id_attribute": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
+                "debug": False,
+                **saml,
+            }
+        if strategy == "pingfederate":
+            return {"pingFederateBaseUrl": f"https://pf.{domain}:9031", **saml}
+        metadata_url = f"https://adfs.{domain}/FederationMetadata/2007-06/FederationMetadata.xml"
+        return {"adfs_server": metadata_url, "fieldsMap": saml["fieldsMap"]}
 
     def _store_connection(self, connection: Obj) -> None:
         self.world.enterprise_connections[connection["id"]] = connection
