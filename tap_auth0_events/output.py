@@ -35,7 +35,7 @@ class _RecordLine(msgspec.Struct, tag_field="type", tag="RECORD", gc=False):
     time_extracted: str
 
 
-# One call encodes the lines of a whole read: per record it costs a third of one `encode` each.
+# One call encodes the lines of a whole read: about half what one `encode` call per record costs.
 _encode_lines = msgspec.json.Encoder().encode_lines
 
 

@@ -227,8 +227,8 @@ class TimeBound:
         self._bound = stop_at.astimezone(timezone.utc)
         self._second = self._bound.strftime("%Y-%m-%dT%H:%M:%S")
         self._micro = self._bound.microsecond
-        early = self._bound.date() - timedelta(days=1) if self._bound.date() > date(1, 1, 1) else None
-        self.floor = early.isoformat() if early else ""
+        day = self._bound.date()
+        self.floor = (day - timedelta(days=1)).isoformat() if day > date.min else ""
 
     def reached(self, event_time: str) -> bool:
         if event_time.endswith("Z") and len(event_time) >= 20 and event_time[10] == "T":
