@@ -23,8 +23,9 @@ import requests
 
 def events(url: str, token: str, count: int) -> Iterator[dict[str, Any]]:
     params = {"from_timestamp": "2000-01-01T00:00:00Z"}
-    with requests.get(f"{url}/api/v2/events", params=params, headers={"Authorization": f"Bearer {token}"},
-                      stream=True, timeout=60) as response:
+    with requests.get(
+        f"{url}/api/v2/events", params=params, headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=60
+    ) as response:
         response.raise_for_status()
         seen = 0
         for line in response.iter_lines():
@@ -62,14 +63,19 @@ def main() -> None:
         write_disposition="merge",
         table_name=lambda event: event["event_type"].replace(".", "_"),
         max_table_nesting=0,
-        columns={"event_time": {"data_type": "timestamp"}, "object": {"data_type": "json"},
-                 "previous_object": {"data_type": "json"}, "context": {"data_type": "json"}},
+        columns={
+            "event_time": {"data_type": "timestamp"},
+            "object": {"data_type": "json"},
+            "previous_object": {"data_type": "json"},
+            "context": {"data_type": "json"},
+        },
     )
     def auth0_events() -> Iterator[dict[str, Any]]:
         yield from events(url, token, int(count))
 
-    pipeline = dlt.pipeline(pipeline_name=f"auth0_events_{engine}", destination=engine, dataset_name=dataset,
-                            pipelines_dir=pipelines_dir)
+    pipeline = dlt.pipeline(
+        pipeline_name=f"auth0_events_{engine}", destination=engine, dataset_name=dataset, pipelines_dir=pipelines_dir
+    )
     info = pipeline.run(auth0_events())
     print(json.dumps({"loads": len(info.loads_ids)}))
 

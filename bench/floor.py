@@ -45,9 +45,13 @@ def postgres_floor(files: list[Path], conninfo: dict[str, object]) -> None:
             for path in files:
                 table = f'"{schema}"."{path.stem}"'
                 connection.execute("create temporary table staging (doc jsonb) on commit drop")
-                with connection.cursor() as cursor, cursor.copy(
-                    "copy staging (doc) from stdin (format csv, quote e'\\x01', delimiter e'\\x02')"
-                ) as copy, open(path, "rb") as source:
+                with (
+                    connection.cursor() as cursor,
+                    cursor.copy(
+                        "copy staging (doc) from stdin (format csv, quote e'\\x01', delimiter e'\\x02')"
+                    ) as copy,
+                    open(path, "rb") as source,
+                ):
                     while chunk := source.read(1 << 20):
                         copy.write(chunk)
                 connection.execute(

@@ -58,10 +58,18 @@ SETTINGS: dict[str, str] = {}  # --set
 LIMITS = {"max_rss_mb": 8000.0}  # --max-rss-mb
 STAGES = (
     "tap",
-    "meltano:duckdb", "dbt:duckdb:full", "meltano:duckdb:+new", "dbt:duckdb:incremental",
-    "meltano:postgres", "dbt:postgres:full", "meltano:postgres:+new", "dbt:postgres:incremental",
-    "dlt:duckdb", "dlt:postgres",
-    "floor:duckdb", "floor:postgres",
+    "meltano:duckdb",
+    "dbt:duckdb:full",
+    "meltano:duckdb:+new",
+    "dbt:duckdb:incremental",
+    "meltano:postgres",
+    "dbt:postgres:full",
+    "meltano:postgres:+new",
+    "dbt:postgres:incremental",
+    "dlt:duckdb",
+    "dlt:postgres",
+    "floor:duckdb",
+    "floor:postgres",
 )
 
 
@@ -86,8 +94,16 @@ def _role(proc: psutil.Process) -> str:
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return "?"
     words = [Path(word).name for word in argv[:3]]
-    for name in ("tap-auth0-events", "target-duckdb", "target-postgres", "meltano", "dbt", "dlt_pipeline.py",
-                 "floor.py", "postgres"):
+    for name in (
+        "tap-auth0-events",
+        "target-duckdb",
+        "target-postgres",
+        "meltano",
+        "dbt",
+        "dlt_pipeline.py",
+        "floor.py",
+        "postgres",
+    ):
         if any(word.startswith(name) for word in words):
             return name
     return words[0] if words else "?"
@@ -127,14 +143,20 @@ class Poller(threading.Thread):
             self.done.wait(0.05)
 
 
-def measure(stage: str, events: int, argv: list[str], workdir: Path, env: dict[str, str],
-            cwd: Path = ROOT, note: str = "") -> Result:
+def measure(
+    stage: str, events: int, argv: list[str], workdir: Path, env: dict[str, str], cwd: Path = ROOT, note: str = ""
+) -> Result:
     report = workdir / f"time-{stage.replace(':', '_')}-{events}.txt"
     log = workdir / f"{stage.replace(':', '_')}-{events}.log"
     with open(log, "w") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen([TIME, "-q", "-f", "%U %S %M", "-o", str(report), *argv], cwd=cwd, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [TIME, "-q", "-f", "%U %S %M", "-o", str(report), *argv],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         poller = Poller(proc.pid, LIMITS["max_rss_mb"])
         poller.start()
         proc.wait()
@@ -142,8 +164,15 @@ def measure(stage: str, events: int, argv: list[str], workdir: Path, env: dict[s
         poller.done.set()
         poller.join()
     if poller.stopped:
-        result = Result(stage, events, seconds, float("nan"), float("nan"), poller.peaks,
-                        f"stopped: a process went over {LIMITS['max_rss_mb']:,.0f} MB")
+        result = Result(
+            stage,
+            events,
+            seconds,
+            float("nan"),
+            float("nan"),
+            poller.peaks,
+            f"stopped: a process went over {LIMITS['max_rss_mb']:,.0f} MB",
+        )
         print(f"  {stage:26} {result.note}  {_peaks(result)}", flush=True)
         return result
     if proc.returncode != 0:
@@ -154,8 +183,11 @@ def measure(stage: str, events: int, argv: list[str], workdir: Path, env: dict[s
     if finished:  # dbt's own time for the models, without its start-up and parsing
         note = f"models {float(finished[-1]):.1f} s"
     result = Result(stage, events, seconds, float(user) + float(system), int(rss_kb) / 1024, poller.peaks, note)
-    print(f"  {stage:26} {seconds:8.1f} s {result.rate:10,.0f} ev/s  cpu {result.cpu:7.1f} s  "
-          f"peak {result.tree_peak_mb:6.0f} MB  {_peaks(result)}  {note}", flush=True)
+    print(
+        f"  {stage:26} {seconds:8.1f} s {result.rate:10,.0f} ev/s  cpu {result.cpu:7.1f} s  "
+        f"peak {result.tree_peak_mb:6.0f} MB  {_peaks(result)}  {note}",
+        flush=True,
+    )
     return result
 
 
@@ -168,22 +200,27 @@ def _peaks(result: Result) -> str:
 
 
 def meltano_env(workdir: Path, emu: EmulatorProcess, extra: dict[str, str]) -> dict[str, str]:
-    env = {key: value for key, value in ENV.items()
-           if not key.startswith(("TAP_AUTH0_EVENTS_", "TARGET_", "DBT_", "MELTANO_"))}
-    env.update({
-        "MELTANO_PROJECT_ROOT": str(ROOT),
-        "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "TAP_AUTH0_EVENTS_API_URL": emu.url,
-        "TAP_AUTH0_EVENTS_API_TOKEN": TOKEN,
-        "TAP_AUTH0_EVENTS_START_DATE": START,
-        # A loaded machine can stall the emulator for more than 1 s (the run would end early as
-        # caught up): the tap waits 5 s, included in each Meltano stage's time.
-        "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "5",
-        "DBT_TARGET_PATH": str(workdir / "dbt-target"),
-        "DBT_LOG_PATH": str(workdir / "dbt-logs"),
-        "DBT_USE_COLORS": "false",
-    })
+    env = {
+        key: value
+        for key, value in ENV.items()
+        if not key.startswith(("TAP_AUTH0_EVENTS_", "TARGET_", "DBT_", "MELTANO_"))
+    }
+    env.update(
+        {
+            "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "TAP_AUTH0_EVENTS_API_URL": emu.url,
+            "TAP_AUTH0_EVENTS_API_TOKEN": TOKEN,
+            "TAP_AUTH0_EVENTS_START_DATE": START,
+            # A loaded machine can stall the emulator for more than 1 s (the run would end early as
+            # caught up): the tap waits 5 s, included in each Meltano stage's time.
+            "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "5",
+            "DBT_TARGET_PATH": str(workdir / "dbt-target"),
+            "DBT_LOG_PATH": str(workdir / "dbt-logs"),
+            "DBT_USE_COLORS": "false",
+        }
+    )
     env.update(extra)
     env.update(SETTINGS)
     return env
@@ -191,23 +228,33 @@ def meltano_env(workdir: Path, emu: EmulatorProcess, extra: dict[str, str]) -> d
 
 def dbt_argv(engine: str, full: bool) -> list[str]:
     dbt = PLUGINS / "transformers" / f"dbt-{engine}" / "venv" / "bin" / "dbt"
-    return [str(dbt), "run", "--project-dir", str(ROOT / "transform"), "--profiles-dir",
-            str(ROOT / "transform" / "profiles" / engine), *(["--full-refresh"] if full else [])]
+    return [
+        str(dbt),
+        "run",
+        "--project-dir",
+        str(ROOT / "transform"),
+        "--profiles-dir",
+        str(ROOT / "transform" / "profiles" / engine),
+        *(["--full-refresh"] if full else []),
+    ]
 
 
 def warehouse(engine: str, events: int, workdir: Path, args: argparse.Namespace) -> dict[str, str]:
     if engine == "duckdb":
         return {"TARGET_DUCKDB_FILEPATH": str(workdir / f"warehouse-{events}.duckdb")}
     return {
-        "TARGET_POSTGRES_HOST": args.pg_host, "TARGET_POSTGRES_PORT": str(args.pg_port),
-        "TARGET_POSTGRES_USER": args.pg_user, "TARGET_POSTGRES_PASSWORD": args.pg_password,
+        "TARGET_POSTGRES_HOST": args.pg_host,
+        "TARGET_POSTGRES_PORT": str(args.pg_port),
+        "TARGET_POSTGRES_USER": args.pg_user,
+        "TARGET_POSTGRES_PASSWORD": args.pg_password,
         "TARGET_POSTGRES_DATABASE": args.pg_database,
         "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": args.pg_schema,
     }
 
 
-def check_loaded(engine: str, events: int, workdir: Path, args: argparse.Namespace, expected: int,
-                 emu: EmulatorProcess) -> None:
+def check_loaded(
+    engine: str, events: int, workdir: Path, args: argparse.Namespace, expected: int, emu: EmulatorProcess
+) -> None:
     """The raw tables hold exactly `expected` events: the stage loaded all it was timed for.
 
     On DuckDB the missing ones may only be test events: target-duckdb 0.8 drops a test event that
@@ -238,7 +285,8 @@ def check_loaded(engine: str, events: int, workdir: Path, args: argparse.Namespa
         with psycopg.connect(**pg_conninfo(args)) as connection:
             tables = connection.execute(
                 "select table_name from information_schema.tables where table_schema = %s "
-                "and table_name not like 'current_%%' and table_name not like 'int_%%'", [args.pg_schema]
+                "and table_name not like 'current_%%' and table_name not like 'int_%%'",
+                [args.pg_schema],
             ).fetchall()
             loaded = sum(
                 connection.execute(f'select count(*) from "{args.pg_schema}"."{t}"').fetchone()[0] for (t,) in tables
@@ -263,10 +311,17 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
     try:
         if "tap" in stages or any(stage.startswith("floor") for stage in stages):
             config = workdir / "tap-config.json"
-            config.write_text(json.dumps({"api_url": emu.url, "api_token": TOKEN, "start_date": START,
-                                          "idle_timeout_seconds": 1}))
-            argv = ["bash", "-c", 'exec "$0" --config "$1" > "$2"', str(BIN / "tap-auth0-events"), str(config),
-                    str(records)]
+            config.write_text(
+                json.dumps({"api_url": emu.url, "api_token": TOKEN, "start_date": START, "idle_timeout_seconds": 1})
+            )
+            argv = [
+                "bash",
+                "-c",
+                'exec "$0" --config "$1" > "$2"',
+                str(BIN / "tap-auth0-events"),
+                str(config),
+                str(records),
+            ]
             results.append(measure("tap", events, argv, workdir, ENV, note="RECORDs to a file; ends 1 s idle"))
         for engine in ("duckdb", "postgres"):
             if not any(stage.startswith(("meltano:" + engine, "dbt:" + engine)) for stage in stages):
@@ -283,8 +338,11 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                     results.append(measure(f"meltano:{engine}", total, pipeline, workdir, env))
                     check_loaded(engine, events, workdir, args, total, emu)
                 if f"dbt:{engine}:full" in stages:
-                    results.append(measure(f"dbt:{engine}:full", total, dbt_argv(engine, True), workdir, env,
-                                           cwd=ROOT / "transform"))
+                    results.append(
+                        measure(
+                            f"dbt:{engine}:full", total, dbt_argv(engine, True), workdir, env, cwd=ROOT / "transform"
+                        )
+                    )
                 if f"meltano:{engine}:+new" in stages:
                     append_events(emu, NEW_EVENTS)
                     appended += NEW_EVENTS
@@ -292,8 +350,16 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                     if f"meltano:{engine}" in stages:
                         check_loaded(engine, events, workdir, args, total + NEW_EVENTS, emu)
                 if f"dbt:{engine}:incremental" in stages:
-                    results.append(measure(f"dbt:{engine}:incremental", NEW_EVENTS, dbt_argv(engine, False),
-                                           workdir, env, cwd=ROOT / "transform"))
+                    results.append(
+                        measure(
+                            f"dbt:{engine}:incremental",
+                            NEW_EVENTS,
+                            dbt_argv(engine, False),
+                            workdir,
+                            env,
+                            cwd=ROOT / "transform",
+                        )
+                    )
             finally:
                 if engine == "postgres":
                     drop_schema(args, args.pg_schema)
@@ -303,8 +369,16 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                     raise SystemExit(f"dlt is not installed in {DLT_PYTHON.parent.parent} (bench/pipeline.sh does)")
                 schema = f"bench_dlt_{secrets.token_hex(3)}"
                 env = dict(ENV, **dlt_env(engine, events, workdir, args))
-                argv = [str(DLT_PYTHON), str(BENCH / "dlt_pipeline.py"), engine, emu.url, TOKEN, str(events + appended),
-                        schema, str(workdir / "dlt")]
+                argv = [
+                    str(DLT_PYTHON),
+                    str(BENCH / "dlt_pipeline.py"),
+                    engine,
+                    emu.url,
+                    TOKEN,
+                    str(events + appended),
+                    schema,
+                    str(workdir / "dlt"),
+                ]
                 results.append(measure(f"dlt:{engine}", events + appended, argv, workdir, env))
                 if engine == "postgres":
                     drop_schema(args, schema)
@@ -313,10 +387,24 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
             split_records(records, workdir / "floor-records")
         for engine in ("duckdb", "postgres"):
             if f"floor:{engine}" in stages:
-                argv = [sys.executable, str(BENCH / "floor.py"), engine, str(workdir / "floor-records"),
-                        str(workdir / f"floor-{events}.duckdb"), json.dumps(pg_conninfo(args))]
-                results.append(measure(f"floor:{engine}", events, argv, workdir, ENV,
-                                       note="records prepared as one NDJSON file per stream (not timed)"))
+                argv = [
+                    sys.executable,
+                    str(BENCH / "floor.py"),
+                    engine,
+                    str(workdir / "floor-records"),
+                    str(workdir / f"floor-{events}.duckdb"),
+                    json.dumps(pg_conninfo(args)),
+                ]
+                results.append(
+                    measure(
+                        f"floor:{engine}",
+                        events,
+                        argv,
+                        workdir,
+                        ENV,
+                        note="records prepared as one NDJSON file per stream (not timed)",
+                    )
+                )
     finally:
         emu.stop()
     return results
@@ -347,13 +435,19 @@ def split_records(records: Path, directory: Path) -> None:
 def dlt_env(engine: str, events: int, workdir: Path, args: argparse.Namespace) -> dict[str, str]:
     if engine == "duckdb":
         return {"DESTINATION__DUCKDB__CREDENTIALS": str(workdir / f"dlt-{events}.duckdb")}
-    return {"DESTINATION__POSTGRES__CREDENTIALS":
-            f"postgresql://{args.pg_user}:{args.pg_password}@{args.pg_host}:{args.pg_port}/{args.pg_database}"}
+    return {
+        "DESTINATION__POSTGRES__CREDENTIALS": f"postgresql://{args.pg_user}:{args.pg_password}@{args.pg_host}:{args.pg_port}/{args.pg_database}"
+    }
 
 
 def pg_conninfo(args: argparse.Namespace) -> dict[str, Any]:
-    return {"host": args.pg_host, "port": args.pg_port, "user": args.pg_user, "password": args.pg_password,
-            "dbname": args.pg_database}
+    return {
+        "host": args.pg_host,
+        "port": args.pg_port,
+        "user": args.pg_user,
+        "password": args.pg_password,
+        "dbname": args.pg_database,
+    }
 
 
 def drop_schema(args: argparse.Namespace, schema: str) -> None:
@@ -389,10 +483,19 @@ def main() -> None:
     parser.add_argument("--pg-password", default=os.environ.get("PGPASSWORD", ""))
     parser.add_argument("--pg-database", default=os.environ.get("PGDATABASE", "test"))
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
-    parser.add_argument("--max-rss-mb", type=float, default=8000,
-                        help="stop a stage whose process grows beyond this (default 8000: the machine is shared)")
-    parser.add_argument("--set", action="append", default=[], metavar="VARIABLE=VALUE",
-                        help="an environment variable for the Meltano runs, e.g. TARGET_POSTGRES_BATCH_SIZE_ROWS=5000")
+    parser.add_argument(
+        "--max-rss-mb",
+        type=float,
+        default=8000,
+        help="stop a stage whose process grows beyond this (default 8000: the machine is shared)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="VARIABLE=VALUE",
+        help="an environment variable for the Meltano runs, e.g. TARGET_POSTGRES_BATCH_SIZE_ROWS=5000",
+    )
     args = parser.parse_args()
     args.pg_schema = f"bench_{secrets.token_hex(3)}"
     stages = args.stages.split(",")

@@ -137,9 +137,15 @@ class Summary:
         return self.cpu / self.events * 1_000_000
 
     def as_json(self) -> dict[str, Any]:
-        return {"events": self.events, "rate": self.rate, "seconds": self.seconds, "cpu": self.cpu,
-                "cpu_per_million": self.cpu_per_million, "rss_mb": self.rss_mb,
-                "samples": [asdict(x) for x in self.samples]}
+        return {
+            "events": self.events,
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "cpu": self.cpu,
+            "cpu_per_million": self.cpu_per_million,
+            "rss_mb": self.rss_mb,
+            "samples": [asdict(x) for x in self.samples],
+        }
 
 
 # -- the emulator -------------------------------------------------------------------------------
@@ -165,14 +171,20 @@ class EmulatorProcess:
         self.proc = subprocess.Popen(
             [
                 str(BIN / "tap-auth0-events-emulator"),
-                "--port", "0",
-                "--events", str(events),
-                "--live-rate", "0",
-                "--cycle-seconds", "0",
+                "--port",
+                "0",
+                "--events",
+                str(events),
+                "--live-rate",
+                "0",
+                "--cycle-seconds",
+                "0",
                 # A short heartbeat bounds how long a client that reads fixed-size blocks (sseclient-py
                 # reads 128 bytes at a time) waits for the block holding the last event's end.
-                "--heartbeat-seconds", "0.1",
-                "--port-file", str(port_file),
+                "--heartbeat-seconds",
+                "0.1",
+                "--port-file",
+                str(port_file),
                 *(["--unsupported-types", ",".join(self.left_out)] if self.left_out else []),
             ],
             stdout=self.log,
@@ -261,8 +273,9 @@ def type_counts(emu: EmulatorProcess) -> dict[str, int]:
                 counts[event_type] += data.count(pattern, 0, end)
             rest = data[end:]
     if sum(counts.values()) != emu.events:
-        raise SystemExit(f"the emulator's log holds {sum(counts.values())} events of known types, "
-                         f"expected {emu.events}")
+        raise SystemExit(
+            f"the emulator's log holds {sum(counts.values())} events of known types, expected {emu.events}"
+        )
     return counts
 
 
@@ -276,8 +289,14 @@ def filtered_catalog(start: TapStart, url: str, workdir: Path, deselect: str) ->
     """This tree's `--discover` catalog with every stream selected but DESELECT's (stream-level metadata)."""
     config = tap_config(url, workdir, "discover")
     with open(workdir / "tap-discover.log", "w") as log:
-        done = subprocess.run([*start.argv(config), "--discover"], env=start.env(), stdout=subprocess.PIPE,
-                              stderr=log, cwd=workdir, check=False)
+        done = subprocess.run(
+            [*start.argv(config), "--discover"],
+            env=start.env(),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=workdir,
+            check=False,
+        )
     if done.returncode != 0:
         raise SystemExit(f"tap --discover: exit {done.returncode}; see {log.name}")
     catalog = json.loads(done.stdout)
@@ -338,8 +357,9 @@ def _read_done(proc: subprocess.Popen, started: float, expected: int, name: str)
 
 def run_wire(emu: EmulatorProcess, events: int, nbytes: int, workdir: Path) -> Sample:
     started = time.perf_counter()
-    curl = Timed(["curl", "-sN", "-H", f"Authorization: Bearer {TOKEN}", emu.events_url], workdir,
-                 stdout=subprocess.PIPE)
+    curl = Timed(
+        ["curl", "-sN", "-H", f"Authorization: Bearer {TOKEN}", emu.events_url], workdir, stdout=subprocess.PIPE
+    )
     assert curl.proc.stdout is not None
     head = subprocess.Popen(["head", "-c", str(nbytes)], stdin=curl.proc.stdout, stdout=subprocess.PIPE)
     curl.proc.stdout.close()
@@ -413,17 +433,25 @@ class TapStart:
     def argv(self, config: Path) -> list[str]:
         module, _, attribute = self.entry.partition(":")
         package = os.path.join(self.root, "tap_auth0_events", "")
-        code = "\n".join([
-            "import os, sys",
-            f"from {module} import {attribute.split('.')[0]}",
-            "import tap_auth0_events as package",
-            f"if not os.path.realpath(package.__file__).startswith({package!r}):",
-            f"    sys.exit('benchmark: imported ' + package.__file__ + ', expected the package in ' + {package!r})",
-            "sys.argv[0] = 'tap-auth0-events'",
-            f"sys.exit({attribute}())",
-        ])
-        return [sys.executable, "-c", code, "--config", str(config),
-                *(["--catalog", self.catalog] if self.catalog else [])]
+        code = "\n".join(
+            [
+                "import os, sys",
+                f"from {module} import {attribute.split('.')[0]}",
+                "import tap_auth0_events as package",
+                f"if not os.path.realpath(package.__file__).startswith({package!r}):",
+                f"    sys.exit('benchmark: imported ' + package.__file__ + ', expected the package in ' + {package!r})",
+                "sys.argv[0] = 'tap-auth0-events'",
+                f"sys.exit({attribute}())",
+            ]
+        )
+        return [
+            sys.executable,
+            "-c",
+            code,
+            "--config",
+            str(config),
+            *(["--catalog", self.catalog] if self.catalog else []),
+        ]
 
     def env(self) -> dict[str, str]:
         if not self.pythonpath:
@@ -433,15 +461,19 @@ class TapStart:
 
 def tap_config(url: str, workdir: Path, name: str) -> Path:
     config = workdir / f"tap-config-{name}.json"
-    config.write_text(json.dumps({
-        "api_url": url,
-        "api_token": TOKEN,
-        "start_date": START,
-        # Not 1 s: on a loaded machine the emulator can stall that long, and the tap would stop
-        # early as "caught up". Its time is taken at its last record, so this costs nothing.
-        "idle_timeout_seconds": 5,
-        "read_timeout_seconds": 20,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "api_url": url,
+                "api_token": TOKEN,
+                "start_date": START,
+                # Not 1 s: on a loaded machine the emulator can stall that long, and the tap would stop
+                # early as "caught up". Its time is taken at its last record, so this costs nothing.
+                "idle_timeout_seconds": 5,
+                "read_timeout_seconds": 20,
+            }
+        )
+    )
     return config
 
 
@@ -484,8 +516,11 @@ def run_tap(emu: EmulatorProcess, events: int, workdir: Path, start: TapStart) -
         raise SystemExit(f"tap: exit {proc.returncode}; see {log.name}")
     if count != events:
         tail = (workdir / f"tap-{events}.log").read_text()[-1500:]
-        raise SystemExit(f"tap: {count} RECORD lines, expected {events}"
-                         + (f" (catalog {start.catalog})" if start.catalog else "") + f"; its log ends:\n{tail}")
+        raise SystemExit(
+            f"tap: {count} RECORD lines, expected {events}"
+            + (f" (catalog {start.catalog})" if start.catalog else "")
+            + f"; its log ends:\n{tail}"
+        )
     tail_gap = last_record_at - previous_record_at
     return Sample(last_record_at - started, cpu, rss, count, reader_cpu, last_found, tail_gap)
 
@@ -560,8 +595,7 @@ def run_first_request(proxy: FirstRequestProxy, start: TapStart, workdir: Path) 
         proxy.first = None
     with open(workdir / "tap-first-request.log", "w") as log:
         started = time.perf_counter()
-        proc = subprocess.Popen(start.argv(config), env=start.env(), stdout=subprocess.DEVNULL, stderr=log,
-                                cwd=workdir)
+        proc = subprocess.Popen(start.argv(config), env=start.env(), stdout=subprocess.DEVNULL, stderr=log, cwd=workdir)
         proc.wait()
     if proc.returncode != 0:
         raise SystemExit(f"tap (first-request run): exit {proc.returncode}; see {log.name}")
@@ -585,11 +619,16 @@ def consumer(
         script = BENCH / "consumers" / "node_eventsource.mjs"
         return run_peer(name, ["node", str(script), url, TOKEN, str(events), ",".join(EVENT_TYPES)], events, workdir)
     if name == "sseclient":
-        return run_peer(name, [sys.executable, str(BENCH / "consumers" / "sseclient_py.py"), url, TOKEN,
-                               str(events)], events, workdir)
+        return run_peer(
+            name,
+            [sys.executable, str(BENCH / "consumers" / "sseclient_py.py"), url, TOKEN, str(events)],
+            events,
+            workdir,
+        )
     if name == "bare":
-        return run_peer(name, [sys.executable, str(BENCH / "consumers" / "bare_loop.py"), url, TOKEN, str(events)],
-                        events, workdir)
+        return run_peer(
+            name, [sys.executable, str(BENCH / "consumers" / "bare_loop.py"), url, TOKEN, str(events)], events, workdir
+        )
     raise ValueError(name)
 
 
@@ -653,9 +692,7 @@ def table(summaries: dict[str, Summary], rounds: int) -> str:
         "|:--|--:|--:|--:|--:|" + "--:|" * len(taps),
     ]
     for name, s in summaries.items():
-        ratios = "".join(
-            " — |" if tap == name else f" {summaries[tap].rate / s.rate:.2f}x |" for tap in taps
-        )
+        ratios = "".join(" — |" if tap == name else f" {summaries[tap].rate / s.rate:.2f}x |" for tap in taps)
         lines.append(f"| {label(name)} | {s.rate:,.0f} | {s.seconds:.2f} | {s.cpu:.2f} | {s.rss_mb:.0f} |{ratios}")
     return "\n".join(lines)
 
@@ -725,8 +762,10 @@ def steady_table(summaries: dict[str, Summary], rounds: int) -> str:
         ratios = "".join(" — |" if tap == name else f" {summaries[tap].rate / s.rate:.2f}x |" for tap in taps)
         if cpu_header:
             ratios += " — |" if name == "tap" else f" {summaries['tap'].cpu_per_million / s.cpu_per_million:.2f} |"
-        lines.append(f"| {label(name)} | {s.rate:,.0f} | {s.seconds:.2f} | {s.cpu:.2f} | {s.cpu_per_million:.2f} "
-                     f"| {s.rss_mb:.0f} |{ratios}")
+        lines.append(
+            f"| {label(name)} | {s.rate:,.0f} | {s.seconds:.2f} | {s.cpu:.2f} | {s.cpu_per_million:.2f} "
+            f"| {s.rss_mb:.0f} |{ratios}"
+        )
     return "\n".join(lines)
 
 
@@ -820,24 +859,35 @@ def first_request_line(name: str, seconds: list[float]) -> str:
 
 
 def run_rounds(
-    names: list[str], emu: EmulatorProcess, rounds: int, nbytes: int, workdir: Path, starts: dict[str, TapStart],
-    summaries: dict[str, Summary], what: str = "round",
+    names: list[str],
+    emu: EmulatorProcess,
+    rounds: int,
+    nbytes: int,
+    workdir: Path,
+    starts: dict[str, TapStart],
+    summaries: dict[str, Summary],
+    what: str = "round",
 ) -> None:
     for round_index in range(rounds):
         # Each round starts one consumer later, so no consumer always runs first or last.
-        order = names[round_index % len(names):] + names[: round_index % len(names)]
+        order = names[round_index % len(names) :] + names[: round_index % len(names)]
         for name in order:
             sample = consumer(name, emu, emu.events, nbytes, workdir, starts)
             summaries[name].samples.append(sample)
             events = summaries[name].events  # tap[filtered]: the records it delivers
-            print(f"  {what} {round_index + 1}/{rounds} {name:12s} {events / sample.seconds:>10,.0f} "
-                  f"events/s  {sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s"
-                  + (f" ({sample.cpu / events * 1_000_000:.2f} s per 1M events)" if what != "round" else "")
-                  + f"  rss {sample.rss_mb:6.0f} MB"
-                  + (f"  (reader cpu {sample.reader_cpu:.2f}s)" if sample.reader_cpu else "")
-                  + (f"  (last {sample.tail_records} records {sample.tail_gap:.2f}s after the read before)"
-                     if name == FILTERED else ""),
-                  flush=True)
+            print(
+                f"  {what} {round_index + 1}/{rounds} {name:12s} {events / sample.seconds:>10,.0f} "
+                f"events/s  {sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s"
+                + (f" ({sample.cpu / events * 1_000_000:.2f} s per 1M events)" if what != "round" else "")
+                + f"  rss {sample.rss_mb:6.0f} MB"
+                + (f"  (reader cpu {sample.reader_cpu:.2f}s)" if sample.reader_cpu else "")
+                + (
+                    f"  (last {sample.tail_records} records {sample.tail_gap:.2f}s after the read before)"
+                    if name == FILTERED
+                    else ""
+                ),
+                flush=True,
+            )
 
 
 # -- main ---------------------------------------------------------------------------------------------
@@ -849,14 +899,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the side-by-side comparison")
     parser.add_argument("--only", default=",".join(PEERS), help=f"comma list of consumers ({','.join(PEERS)})")
     parser.add_argument("--scale", default="50000,1000000", help="event counts for the tap-only memory runs")
-    parser.add_argument("--no-1m", action="store_true",
-                        help="skip the steady-state rounds and drop 1,000,000 from --scale (saves minutes)")
-    parser.add_argument("--steady-events", type=int, default=1_000_000,
-                        help="events of the steady-state rounds: the taps, Node eventsource and the bare loop "
-                        "side by side (events/s, CPU s per 1M events); this size's memory figures come from them")
+    parser.add_argument(
+        "--no-1m",
+        action="store_true",
+        help="skip the steady-state rounds and drop 1,000,000 from --scale (saves minutes)",
+    )
+    parser.add_argument(
+        "--steady-events",
+        type=int,
+        default=1_000_000,
+        help="events of the steady-state rounds: the taps, Node eventsource and the bare loop "
+        "side by side (events/s, CPU s per 1M events); this size's memory figures come from them",
+    )
     parser.add_argument("--steady-rounds", type=int, default=3, help="rounds of the steady-state comparison (0: skip)")
-    parser.add_argument("--first-request-runs", type=int, default=5,
-                        help="runs per tap timing spawn → first GET /api/v2/events (0: skip)")
+    parser.add_argument(
+        "--first-request-runs",
+        type=int,
+        default=5,
+        help="runs per tap timing spawn → first GET /api/v2/events (0: skip)",
+    )
     parser.add_argument("--scale-rounds", type=int, default=2, help="tap runs per size in the memory runs")
     parser.add_argument(
         "--variant",
@@ -887,8 +948,11 @@ def main(argv: list[str] | None = None) -> int:
         if name and directory == SDK_START:
             starts[f"tap[{name}]"] = TapStart(SDK_ENTRY, root, root)
             if starts["tap"].entry == SDK_ENTRY:
-                print(f"note: --variant {item}: this tree has one start, the SDK's CLI; tap[{name}] runs the same "
-                      "start as tap", flush=True)
+                print(
+                    f"note: --variant {item}: this tree has one start, the SDK's CLI; tap[{name}] runs the same "
+                    "start as tap",
+                    flush=True,
+                )
             continue
         if not name or not (Path(directory) / "tap_auth0_events").is_dir():
             raise SystemExit(f"--variant {item!r}: expected LABEL=DIR with DIR/tap_auth0_events, or LABEL={SDK_START}")
@@ -897,8 +961,11 @@ def main(argv: list[str] | None = None) -> int:
         unknown_there = sorted(set(EVENT_TYPES) - tree_event_types(str(resolved)))
         if unknown_there:
             EmulatorProcess.left_out = tuple(sorted({*EmulatorProcess.left_out, *unknown_there}))
-            print(f"note: --variant {item}: its tap does not know {', '.join(unknown_there)}; the emulators "
-                  "generate none of them, so every tap reads the same events", flush=True)
+            print(
+                f"note: --variant {item}: its tap does not know {', '.join(unknown_there)}; the emulators "
+                "generate none of them, so every tap reads the same events",
+                flush=True,
+            )
     variants = {name: start for name, start in starts.items() if name != "tap"}
     names = [name for name in PEERS if name in args.only.split(",")] + list(variants)
     taps = [name for name in names if name in starts]
@@ -910,9 +977,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_1m:
         sizes = [size for size in sizes if size != 1_000_000]
     steady_events = 0 if args.no_1m or args.steady_rounds <= 0 else args.steady_events
-    steady_names = [
-        name for name in names if name in STEADY_PEERS or name in starts or name == FILTERED
-    ] if steady_events else []
+    steady_names = (
+        [name for name in names if name in STEADY_PEERS or name in starts or name == FILTERED] if steady_events else []
+    )
     if "node" in names and not (BENCH / "node_modules" / "eventsource").is_dir():
         raise SystemExit("bench/node_modules is missing: run `bash bench/run.sh` (it runs `npm ci` in bench/)")
     if "wire" in names and not shutil.which("curl"):
@@ -943,36 +1010,54 @@ def main(argv: list[str] | None = None) -> int:
                 catalog = filtered_catalog(starts["tap"], emu.url, workdir, deselect)
                 starts[FILTERED] = TapStart(starts["tap"].entry, root, root, str(catalog))
                 summaries[FILTERED].events = args.events - emu.deselected
-                filtered_info = {"deselected_type": deselect, "stream": stream_name(deselect),
-                                 "streams_selected": len(EVENT_TYPES) - 1, "counts": {args.events: emu.deselected}}
-                print(f"  {FILTERED}: its catalog deselects {deselect} (stream {stream_name(deselect)}), the rarest "
-                      f"type in the emulator's log: {emu.deselected:,} of the {args.events:,} events; done at "
-                      f"record {args.events - emu.deselected:,}", flush=True)
+                filtered_info = {
+                    "deselected_type": deselect,
+                    "stream": stream_name(deselect),
+                    "streams_selected": len(EVENT_TYPES) - 1,
+                    "counts": {args.events: emu.deselected},
+                }
+                print(
+                    f"  {FILTERED}: its catalog deselects {deselect} (stream {stream_name(deselect)}), the rarest "
+                    f"type in the emulator's log: {emu.deselected:,} of the {args.events:,} events; done at "
+                    f"record {args.events - emu.deselected:,}",
+                    flush=True,
+                )
             nbytes = stream_bytes(emu.events_url, args.events)
-            print(f"  the stream through event {args.events:,} is {nbytes:,} bytes "
-                  f"({nbytes / args.events:,.0f} bytes per message)", flush=True)
+            print(
+                f"  the stream through event {args.events:,} is {nbytes:,} bytes "
+                f"({nbytes / args.events:,.0f} bytes per message)",
+                flush=True,
+            )
             run_rounds(names, emu, args.rounds, nbytes, workdir, starts, summaries)
         finally:
             emu.stop()
         if taps and args.first_request_runs > 0:
-            print(f"time to first request: the taps against a {FIRST_REQUEST_EVENTS:,}-event emulator behind a "
-                  "proxy that notes the first GET /api/v2/events ...", flush=True)
+            print(
+                f"time to first request: the taps against a {FIRST_REQUEST_EVENTS:,}-event emulator behind a "
+                "proxy that notes the first GET /api/v2/events ...",
+                flush=True,
+            )
             emu = EmulatorProcess(FIRST_REQUEST_EVENTS, workdir)
             proxy = FirstRequestProxy(emu.url)
             try:
                 for run_index in range(args.first_request_runs):
-                    order = taps[run_index % len(taps):] + taps[: run_index % len(taps)]
+                    order = taps[run_index % len(taps) :] + taps[: run_index % len(taps)]
                     for name in order:
                         seconds = run_first_request(proxy, starts[name], workdir)
                         first_request[name].append(seconds)
-                        print(f"  run {run_index + 1}/{args.first_request_runs} {name:12s} first request after "
-                              f"{seconds:.3f}s", flush=True)
+                        print(
+                            f"  run {run_index + 1}/{args.first_request_runs} {name:12s} first request after "
+                            f"{seconds:.3f}s",
+                            flush=True,
+                        )
             finally:
                 proxy.close()
                 emu.stop()
         if steady_names:
-            print(f"starting the emulator with {steady_events:,} events (steady state: "
-                  f"{', '.join(steady_names)}) ...", flush=True)
+            print(
+                f"starting the emulator with {steady_events:,} events (steady state: {', '.join(steady_names)}) ...",
+                flush=True,
+            )
             emu = EmulatorProcess(steady_events, workdir)
             try:
                 print(f"  ready in {emu.generation_seconds:.0f}s", flush=True)
@@ -980,8 +1065,11 @@ def main(argv: list[str] | None = None) -> int:
                     emu.deselected = type_counts(emu)[filtered_info["deselected_type"]]
                     steady[FILTERED].events = steady_events - emu.deselected
                     filtered_info["counts"][steady_events] = emu.deselected
-                    print(f"  {FILTERED}: {filtered_info['deselected_type']} has {emu.deselected:,} of the "
-                          f"{steady_events:,} events; done at record {steady_events - emu.deselected:,}", flush=True)
+                    print(
+                        f"  {FILTERED}: {filtered_info['deselected_type']} has {emu.deselected:,} of the "
+                        f"{steady_events:,} events; done at record {steady_events - emu.deselected:,}",
+                        flush=True,
+                    )
                 run_rounds(steady_names, emu, args.steady_rounds, 0, workdir, starts, steady, "steady round")
             finally:
                 emu.stop()
@@ -997,9 +1085,11 @@ def main(argv: list[str] | None = None) -> int:
                     for name in taps:
                         sample = run_tap(emu, size, workdir, starts[name])
                         runs[name].samples.append(sample)
-                        print(f"  {name:12s} {size:>9,} {size / sample.seconds:>10,.0f} events/s  "
-                              f"{sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB",
-                              flush=True)
+                        print(
+                            f"  {name:12s} {size:>9,} {size / sample.seconds:>10,.0f} events/s  "
+                            f"{sample.seconds:6.2f}s  cpu {sample.cpu:6.2f}s  rss {sample.rss_mb:6.0f} MB",
+                            flush=True,
+                        )
                 for name in taps:
                     scaled[name].append(runs[name])
             finally:
@@ -1022,7 +1112,8 @@ def main(argv: list[str] | None = None) -> int:
     steady_verdicts = steady_verdict(steady) if steady else []
     first_request_lines = [first_request_line(name, seconds) for name, seconds in first_request.items() if seconds]
     filtered_lines = filtered_line(summaries, f"{args.events:,} events") + (
-        filtered_line(steady, f"steady state, {steady_events:,} events") if steady else [])
+        filtered_line(steady, f"steady state, {steady_events:,} events") if steady else []
+    )
     for name in taps:
         lines = verdict(name, summaries, scaled[name])
         if lines:
@@ -1033,9 +1124,13 @@ def main(argv: list[str] | None = None) -> int:
         report += ["", *(f"- {line}" for line in first_request_lines)]
     if filtered_lines:
         deselect = filtered_info["deselected_type"]
-        report += ["", f"{FILTERED}: every stream selected but {filtered_info['stream']} ({deselect}: "
-                   + ", ".join(f"{count:,} of {size:,} events" for size, count in filtered_info["counts"].items())
-                   + "); tap: no catalog", *(f"- {line}" for line in filtered_lines)]
+        report += [
+            "",
+            f"{FILTERED}: every stream selected but {filtered_info['stream']} ({deselect}: "
+            + ", ".join(f"{count:,} of {size:,} events" for size, count in filtered_info["counts"].items())
+            + "); tap: no catalog",
+            *(f"- {line}" for line in filtered_lines),
+        ]
     text = "\n".join(report)
     print()
     print(text)
@@ -1051,8 +1146,13 @@ def main(argv: list[str] | None = None) -> int:
                 "variants": {name: asdict(start) for name, start in variants.items()},
                 "starts": {name: start.entry for name, start in starts.items() if name in taps},
                 "consumers": {
-                    name: {"rate": s.rate, "seconds": s.seconds, "cpu": s.cpu, "rss_mb": s.rss_mb,
-                           "samples": [asdict(x) for x in s.samples]}
+                    name: {
+                        "rate": s.rate,
+                        "seconds": s.seconds,
+                        "cpu": s.cpu,
+                        "rss_mb": s.rss_mb,
+                        "samples": [asdict(x) for x in s.samples],
+                    }
                     for name, s in summaries.items()
                 },
                 "steady": {
@@ -1062,7 +1162,8 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "first_request": {
                     name: {"median_seconds": statistics.median(seconds), "samples": seconds}
-                    for name, seconds in first_request.items() if seconds
+                    for name, seconds in first_request.items()
+                    if seconds
                 },
                 "scale": {
                     name: [

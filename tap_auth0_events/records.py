@@ -198,4 +198,3 @@ class RawCodec:
                     return offset, event.type, event.time, record
         offset, event_type, event_time, record = DictCodec.decode(data, sse_id)
         return offset, event_type, event_time, msgspec.Raw(orjson.dumps(record))
-

@@ -141,4 +141,3 @@ def test_dash_dash_test_with_a_bad_token_fails_with_its_line(tmp_path: Path, emu
     assert done.returncode == 3
     assert "HTTP 401 from the Events API" in done.stderr
     assert "Traceback" not in done.stderr and "SECRET-wrong-token" not in done.stderr
-

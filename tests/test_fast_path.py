@@ -103,9 +103,7 @@ def test_fast_path_time_extracted_is_a_utc_timestamp(tmp_path: Path, emulator: E
 
 def _messages(count: int) -> list[bytes]:
     generator = EventGenerator(seed=11)
-    return [
-        orjson.dumps({"offset": encode_offset(seq), "event": generator.next_event()}) for seq in range(count)
-    ]
+    return [orjson.dumps({"offset": encode_offset(seq), "event": generator.next_event()}) for seq in range(count)]
 
 
 ODD_MESSAGES = [
@@ -195,7 +193,7 @@ def _random_stream(rng: random.Random) -> bytes:
         else:
             parts.append(b"event: user.created" + eol + b"id: 1" + eol + b"data: \xff\xfe" + eol + eol)
     if rng.random() < 0.3:
-        parts.append(b"event: cut" + eol + b"id: 9" + eol + b"data: {\"half")  # cut mid-message
+        parts.append(b"event: cut" + eol + b"id: 9" + eol + b'data: {"half')  # cut mid-message
     return b"".join(parts)
 
 
@@ -217,7 +215,6 @@ def test_whole_message_path_decodes_as_line_by_line() -> None:
         for _ in range(5):
             cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(1, 6))))
             assert _decode_sse(stream, cuts) == expected, (stream, cuts)
-
 
 
 # --- the sink at the live edge ----------------------------------------------------------------------
@@ -271,10 +268,20 @@ def test_the_read_says_when_the_connection_goes_quiet_after_records(emulator: Em
     )
     limits = RunLimits(stop_at_time=datetime.now(timezone.utc), max_run_seconds=30, idle_timeout_seconds=1)
     stats = RunStats()
-    steps = list(BoundedRead(feed, StartPosition(from_timestamp="2000-01-01T00:00:00Z"), frozenset(EVENT_TYPES),
-                             limits, logging.getLogger("test"), stats).steps())
-    kinds = ["records" if isinstance(s, Emit) and s.records else "quiet" if isinstance(s, Emit) else "checkpoint"
-             for s in steps]
+    steps = list(
+        BoundedRead(
+            feed,
+            StartPosition(from_timestamp="2000-01-01T00:00:00Z"),
+            frozenset(EVENT_TYPES),
+            limits,
+            logging.getLogger("test"),
+            stats,
+        ).steps()
+    )
+    kinds = [
+        "records" if isinstance(s, Emit) and s.records else "quiet" if isinstance(s, Emit) else "checkpoint"
+        for s in steps
+    ]
     assert stats.emitted == len(emulator.summary())
     last_records = max(index for index, kind in enumerate(kinds) if kind == "records")
     assert kinds[last_records + 1] == "quiet", kinds[-5:]

@@ -132,7 +132,7 @@ def test_large_frames_and_non_ascii_text_arrive_intact(tmp_path: Path, emulator:
     big["id"] = "evt_" + "B" * 22
     big["data"]["object"]["metadata"] = {
         "blob": "x" * 1_500_000,
-        "text": "Zoë Ångström 山田太郎 🚀 \"quoted\" back\\slash\nnew line \u2028 \x7f",
+        "text": 'Zoë Ångström 山田太郎 🚀 "quoted" back\\slash\nnew line \u2028 \x7f',
     }
     emulator.append_event(big)
     result = run_tap(tmp_path, tap_config(emulator))

@@ -49,11 +49,7 @@ def to_record(event: dict[str, Any], offset: str) -> dict[str, Any]:
     }
     record.update({key: event[key] for key in ENVELOPE if key in event})
     record.update(
-        {
-            key: value
-            for key, value in event["data"].items()
-            if key in ("object", "previous_object", "context")
-        }
+        {key: value for key, value in event["data"].items() if key in ("object", "previous_object", "context")}
     )
     return record
 
@@ -179,9 +175,7 @@ def test_every_record_validates_and_nothing_is_dropped(seed: int) -> None:
     for index, event in enumerate(events(seed)):
         assert list(event) == (TEST_EVENT_KEYS if "a0purpose" in event else EVENT_KEYS)
         record = to_record(event, f"offset-{index}")
-        errors = [
-            f"{list(e.absolute_path)}: {e.message}" for e in validator(event["type"]).iter_errors(record)
-        ]
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator(event["type"]).iter_errors(record)]
         assert errors == [], event
         schema = load_schema(event["type"])
         conformed = conform_record_data_types(
@@ -241,9 +235,7 @@ def test_entity_id_formats() -> None:
         if "role" in obj:
             assert re.fullmatch(patterns["rol"], obj["role"]["id"])
             seen["rol"] += 1
-        group = obj.get(
-            "group", obj if event["type"] in ("group.created", "group.updated", "group.deleted") else None
-        )
+        group = obj.get("group", obj if event["type"] in ("group.created", "group.updated", "group.deleted") else None)
         if group:
             assert re.fullmatch(patterns["grp"], group["id"])
             seen["grp"] += 1

@@ -94,9 +94,7 @@ def test_every_selected_stream_starts_exactly_once_and_none_moves_back(
 
 # -- the time bound ----------------------------------------------------------------------------
 
-INSTANTS = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
-)
+INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc))
 
 
 def _spell(moment: datetime, style: int, digits: int) -> str:

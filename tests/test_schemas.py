@@ -55,11 +55,7 @@ def to_record(message: dict[str, Any]) -> dict[str, Any]:
     }
     record.update({key: event[key] for key in ENVELOPE if key in event})
     record.update(
-        {
-            key: value
-            for key, value in event["data"].items()
-            if key in ("object", "previous_object", "context")
-        }
+        {key: value for key, value in event["data"].items() if key in ("object", "previous_object", "context")}
     )
     extensions = {key: value for key, value in event.items() if key not in KNOWN_EVENT_KEYS}
     if extensions:

@@ -79,8 +79,7 @@ def test_data_split_across_lines_with_comments_between() -> None:
 # --- chunk boundaries ------------------------------------------------------------------------------------
 
 STREAMS = {
-    "spec-ids": b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\n"
-    b"data:  third event\n\n",
+    "spec-ids": b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n",
     "crlf": b"event: a\r\nid: 7\r\ndata: x\r\ndata: y\r\n\r\n: c\r\n\r\ndata: z\r\n\r\n",
     "bare-cr": b"event: a\rid: 7\rdata: x\rdata: y\r\r:c\r\rdata: z\r\r",
     "mixed": b"data: 1\r\ndata: 2\rdata: 3\n\r\ndata: 4\r\rretry: 10\n\ndata: 5\n\r",

@@ -57,10 +57,21 @@ ROUNDS = 4
 SEED = int(os.environ.get("INCREMENTAL_TEST_SEED", "20261130"))
 # Keys of each model, to show the first differing rows.
 KEYS = {
-    "current_users": 1, "current_organizations": 1, "current_groups": 1, "current_organization_members": 2,
-    "current_organization_member_roles": 3, "current_group_members": 2, "int_users": 1, "int_organizations": 1,
-    "int_groups": 1, "int_organization_memberships": 2, "int_organization_member_roles": 3,
-    "int_group_memberships": 2, "int_seen_events": 2, "current_connections": 1, "int_connections": 1,
+    "current_users": 1,
+    "current_organizations": 1,
+    "current_groups": 1,
+    "current_organization_members": 2,
+    "current_organization_member_roles": 3,
+    "current_group_members": 2,
+    "int_users": 1,
+    "int_organizations": 1,
+    "int_groups": 1,
+    "int_organization_memberships": 2,
+    "int_organization_member_roles": 3,
+    "int_group_memberships": 2,
+    "int_seen_events": 2,
+    "current_connections": 1,
+    "int_connections": 1,
 }
 # Deletions forced now and then (the generator alone deletes rarely in a young tenant), with
 # what must exist for them (so the generator never invents a prerequisite without an event).
@@ -85,7 +96,10 @@ class DbtSession:
         python = PLUGINS / "transformers" / f"dbt-{engine}" / "venv" / "bin" / "python"
         self.proc = subprocess.Popen(
             [str(python), str(ROOT / "tests" / "dbt_driver.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=clean_environ(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=clean_environ(),
         )
         self.profiles = str(ROOT / "transform" / "profiles" / engine)
 
@@ -137,8 +151,11 @@ def loader_settings(name: str) -> dict[str, Any]:
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     engine = request.param
-    env = {"MELTANO_PROJECT_ROOT": str(ROOT), "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
-           "DBT_LOG_PATH": str(tmp_path / "dbt-logs")}
+    env = {
+        "MELTANO_PROJECT_ROOT": str(ROOT),
+        "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
+    }
     if engine == "duckdb":
         path = tmp_path / "warehouse.duckdb"
         env["TARGET_DUCKDB_FILEPATH"] = str(path)
@@ -159,16 +176,30 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         return
     connection = connect_or_skip()
     schema = f"auth0_incr_{secrets.token_hex(4)}"
-    env.update({"TARGET_POSTGRES_HOST": HOST, "TARGET_POSTGRES_PORT": str(PORT), "TARGET_POSTGRES_USER": USER,
-                "TARGET_POSTGRES_PASSWORD": PASSWORD, "TARGET_POSTGRES_DATABASE": connection.info.dbname})
+    env.update(
+        {
+            "TARGET_POSTGRES_HOST": HOST,
+            "TARGET_POSTGRES_PORT": str(PORT),
+            "TARGET_POSTGRES_USER": USER,
+            "TARGET_POSTGRES_PASSWORD": PASSWORD,
+            "TARGET_POSTGRES_DATABASE": connection.info.dbname,
+        }
+    )
 
     def pg_rows(sql: str) -> list[tuple[Any, ...]]:
         with connection.cursor() as cursor:
             cursor.execute(sql)
             return cursor.fetchall()
 
-    config = {**loader_settings("target-postgres"), "host": HOST, "port": PORT, "user": USER, "password": PASSWORD,
-              "database": connection.info.dbname, "default_target_schema": schema}
+    config = {
+        **loader_settings("target-postgres"),
+        "host": HOST,
+        "port": PORT,
+        "user": USER,
+        "password": PASSWORD,
+        "database": connection.info.dbname,
+        "default_target_schema": schema,
+    }
     dbt = DbtSession(engine)
     try:
         yield Warehouse(engine, config, schema, schema + "_full", env, pg_rows, dbt)
@@ -182,19 +213,35 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
 def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
     """tap-auth0-events | target-<engine>, from the STATE the last load left."""
     tap_config, target_config, state = tmp / "tap.json", tmp / "target.json", tmp / "state.json"
-    tap_config.write_text(json.dumps({
-        "api_url": emulator.url, "api_token": TOKEN, "start_date": "2000-01-01T00:00:00Z",
-        "idle_timeout_seconds": 1, "read_timeout_seconds": 5, "max_run_seconds": 60,
-    }))
+    tap_config.write_text(
+        json.dumps(
+            {
+                "api_url": emulator.url,
+                "api_token": TOKEN,
+                "start_date": "2000-01-01T00:00:00Z",
+                "idle_timeout_seconds": 1,
+                "read_timeout_seconds": 5,
+                "max_run_seconds": 60,
+            }
+        )
+    )
     target_config.write_text(json.dumps(warehouse.loader_config))
     state.write_text(json.dumps(warehouse.state))
     target = PLUGINS / "loaders" / f"target-{warehouse.engine}" / "venv" / "bin" / f"target-{warehouse.engine}"
     env = clean_environ()
     with open(tmp / "tap.log", "w") as tap_log, open(tmp / "target.log", "w") as target_log:
-        tap = subprocess.Popen([TAP, "--config", str(tap_config), "--state", str(state)],
-                               stdout=subprocess.PIPE, stderr=tap_log, env=env)
-        loader = subprocess.run([str(target), "--config", str(target_config)], stdin=tap.stdout,
-                                capture_output=True, text=True, env=env, timeout=180, check=False)
+        tap = subprocess.Popen(
+            [TAP, "--config", str(tap_config), "--state", str(state)], stdout=subprocess.PIPE, stderr=tap_log, env=env
+        )
+        loader = subprocess.run(
+            [str(target), "--config", str(target_config)],
+            stdin=tap.stdout,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+            check=False,
+        )
         assert tap.stdout is not None
         tap.stdout.close()
         assert tap.wait(timeout=60) == 0, (tmp / "tap.log").read_text()[-3000:]
@@ -238,8 +285,11 @@ class Tenant:
                 made.append(self._recreate(self.deleted_users, "user.created", "user_id", "users", "user_ids"))
                 continue
             if choice < 0.06 and self.deleted_organizations:
-                made.append(self._recreate(self.deleted_organizations, "organization.created", "id", "organizations",
-                                           "organization_ids"))
+                made.append(
+                    self._recreate(
+                        self.deleted_organizations, "organization.created", "id", "organizations", "organization_ids"
+                    )
+                )
                 continue
             if choice < 0.09 and self.world.users:
                 made.append(self._test_deletion())
@@ -264,14 +314,20 @@ class Tenant:
         moment = self._stamp()
         self.test_events += 1
         return {
-            "specversion": "1.0", "type": "user.deleted", "source": "urn:auth0:test", "a0purpose": "test",
-            "id": "evt_" + secrets.token_hex(11), "a0tenant": "acme-demo", "a0stream": "est_test",
+            "specversion": "1.0",
+            "type": "user.deleted",
+            "source": "urn:auth0:test",
+            "a0purpose": "test",
+            "id": "evt_" + secrets.token_hex(11),
+            "a0tenant": "acme-demo",
+            "a0stream": "est_test",
             "time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
             "data": {"object": {**copy.deepcopy(self.world.users[user_id]), "deleted_at": "2026-01-01T00:00:00.000Z"}},
         }
 
-    def _recreate(self, deleted: list[dict[str, Any]], event_type: str, key: str, table: str,
-                  index: str) -> dict[str, Any]:
+    def _recreate(
+        self, deleted: list[dict[str, Any]], event_type: str, key: str, table: str, index: str
+    ) -> dict[str, Any]:
         """An entity deleted earlier is created again with the same id (and joins the world again)."""
         gone = deleted.pop(self.rng.randrange(len(deleted)))
         obj = copy.deepcopy(gone["data"]["object"])
@@ -289,8 +345,14 @@ class Tenant:
         getattr(self.world, index).add(obj[key])
         self.recreated += 1
         event = copy.deepcopy(gone)
-        event.update({"type": event_type, "id": "evt_" + secrets.token_hex(11), "time": when,
-                      "data": {"object": copy.deepcopy(obj)}})
+        event.update(
+            {
+                "type": event_type,
+                "id": "evt_" + secrets.token_hex(11),
+                "time": when,
+                "data": {"object": copy.deepcopy(obj)},
+            }
+        )
         return event
 
 
@@ -319,8 +381,9 @@ def check_equal_to_full_refresh(warehouse: Warehouse, when: str) -> None:
             b = {row[:keys]: row for row in full}
             differ = sorted((key for key in a.keys() | b.keys() if a.get(key) != b.get(key)), key=str)[:3]
             shown = "\n".join(f"  {key}:\n    incremental {a.get(key)}\n    full        {b.get(key)}" for key in differ)
-            raise AssertionError(f"{when}: {model} differs from a full refresh "
-                                 f"({len(incremental)} vs {len(full)} rows):\n{shown}")
+            raise AssertionError(
+                f"{when}: {model} differs from a full refresh ({len(incremental)} vs {len(full)} rows):\n{shown}"
+            )
 
 
 def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehouse, tmp_path: Path) -> None:
@@ -335,15 +398,18 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
             late = rng.randrange(len(batch) // 5, len(batch) // 2)
             newer, older = batch[late:], batch[:late]
             again = rng.sample(delivered, min(len(delivered), rng.randrange(0, 15)))
-            for part, label in ((newer + again + rng.sample(newer, min(5, len(newer))), "newer part"),
-                                (older, "late part")):
+            for part, label in (
+                (newer + again + rng.sample(newer, min(5, len(newer))), "newer part"),
+                (older, "late part"),
+            ):
                 rng.shuffle(part)
                 for event in part:
                     emulator.append_event(event)
                 load(warehouse, emulator, tmp_path)
                 # DuckDB's loader may drop a test event (see check_raw_tables); never another one.
-                test_events_kept = check_raw_tables(warehouse.rows, warehouse.schema, emulator,
-                                                    test_events_may_be_lost=warehouse.engine == "duckdb")
+                test_events_kept = check_raw_tables(
+                    warehouse.rows, warehouse.schema, emulator, test_events_may_be_lost=warehouse.engine == "duckdb"
+                )
                 warehouse.dbt.run(warehouse.models_env(warehouse.schema))
                 check_equal_to_full_refresh(warehouse, f"round {round_number}, after the {label}")
             delivered.extend(batch)

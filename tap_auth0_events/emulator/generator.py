@@ -305,8 +305,7 @@ GEOS = (
 USER_AGENTS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.4 Safari/605.1.15",
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
     "curl/8.5.0",
     "Auth0-SDK node-auth0/5.2.0",
     "python-requests/2.32.3",
@@ -730,15 +729,11 @@ class EventGenerator:
         elif roll < 0.95:  # enterprise (SAML)
             local_id = f"{handle}@acme-corp.example"
             user_id = "samlp|acme-saml|" + local_id
-            identities = [
-                {"connection": "acme-saml", "user_id": local_id, "provider": "samlp", "isSocial": False}
-            ]
+            identities = [{"connection": "acme-saml", "user_id": local_id, "provider": "samlp", "isSocial": False}]
         else:  # passwordless email
             local_id = self._token(HEX, 24)
             user_id = "email|" + local_id
-            identities = [
-                {"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}
-            ]
+            identities = [{"connection": "email", "user_id": local_id, "provider": "email", "isSocial": False}]
         while user_id in self.world.users:  # ids are random; keep them unique anyway
             user_id += self._token(HEX, 1)
         return user_id, identities
@@ -908,9 +903,7 @@ class EventGenerator:
         roll = self._rng.random()
         # Always a real change: an organization has no updated_at to tell versions apart.
         if roll < 0.4:
-            after["display_name"] = self._pick_other(
-                tuple(name for _, name in ORG_NAMES), after["display_name"]
-            )
+            after["display_name"] = self._pick_other(tuple(name for _, name in ORG_NAMES), after["display_name"])
         elif roll < 0.7:
             after["metadata"]["tier"] = self._pick_other(TIERS, after["metadata"]["tier"])
         else:
@@ -1192,9 +1185,7 @@ class EventGenerator:
         w = self.world
         key = None
         if w.group_ids:
-            key = self._free_pair(
-                lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)), w.group_roles
-            )
+            key = self._free_pair(lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)), w.group_roles)
         if key is None:
             if not forced:
                 raise _Skip

@@ -374,9 +374,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, body: bytes) -> None:
         try:
-            params = json.loads(body) if body.strip().startswith(b"{") else {
-                key: values[0] for key, values in parse_qs(body.decode()).items()
-            }
+            params = (
+                json.loads(body)
+                if body.strip().startswith(b"{")
+                else {key: values[0] for key, values in parse_qs(body.decode()).items()}
+            )
         except ValueError:
             params = {}
         if params.get("grant_type") != "client_credentials":
@@ -415,8 +417,13 @@ class _Handler(BaseHTTPRequestHandler):
         from_timestamp = (query.get("from_timestamp") or [None])[0]
         types = query.get("event_type", [])
         emulator.requests.append(
-            {"event_types": types, "from": from_offset, "from_timestamp": from_timestamp,
-             "last_event_id": last_event_id is not None, "at": time.monotonic()}
+            {
+                "event_types": types,
+                "from": from_offset,
+                "from_timestamp": from_timestamp,
+                "last_event_id": last_event_id is not None,
+                "at": time.monotonic(),
+            }
         )
         plan = emulator.next_plan()
         if plan is not None and plan.status is not None:
@@ -648,5 +655,3 @@ def _error_frame(code: str, message: str, offset: str | None = None) -> bytes:
     if offset is not None:
         error["offset"] = offset
     return b"event: error\ndata: %s\n\n" % orjson.dumps({"error": error})
-
-
