@@ -1,8 +1,11 @@
 """One long-lived connection to `GET /api/v2/events`, reopened through cycling and faults.
 
-`EventFeed.messages()` yields what the run loop needs: real events (raw JSON text), offset-only
-progress, liveness ticks and connection changes. It knows the status-code policy and the
-reconnect rules; it knows nothing of Singer.
+`EventFeed.messages()` yields, for each read from the socket, the SSE messages it completed (the
+decoder's tuples, undecoded `data:` bytes), and a `Signal` for the rest: a new connection, a read
+that completed no message (a heartbeat), a fault. It holds the status-code policy (`_check_status`)
+and the reconnect rules; what the messages mean is the bounded read's (`run.py`), which tells the
+feed how far it has taken them (`advance`) and when one of them calls for a new connection
+(`reconnect`). It knows nothing of Singer.
 """
 
 from __future__ import annotations
@@ -11,54 +14,38 @@ import email.utils
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from enum import Enum
 
-import orjson
 import requests
 import urllib3
 
+from tap_auth0_events.auth import make_token_provider
 from tap_auth0_events.errors import (
     AuthenticationError,
     BadRequestError,
     OffsetExpiredError,
     PermissionDeniedError,
-    StreamCorruptError,
-    StreamStuckError,
 )
 from tap_auth0_events.event_types import stream_name
-from tap_auth0_events.records import MalformedEventError, load_json
-from tap_auth0_events.sse import SSEDecoder
-from tap_auth0_events.vocabulary import DecodedEvent, EventCodec, TokenProvider
+from tap_auth0_events.settings import Settings
+from tap_auth0_events.sse import SSEDecoder, SSEMessage
+from tap_auth0_events.vocabulary import TokenProvider
 
-READ_CHUNK = 256 * 1024
-# A broken frame, or the same `event: error`, this many times in a row at the same position is not
-# a passing fault: the run stops there rather than skip an event.
-MAX_REPEATS = 3
+READ_CHUNK = 256 * 1024  # the most one read from the socket takes
+CONNECT_TIMEOUT = 10.0
 # The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
 MAX_RETRY_AFTER = 600.0
-# Codes of `event: error` meaning the position itself is unusable (not a passing fault).
-CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
-# SSE message names that are not events (a `message` is one only when it has data).
-_NOT_EVENTS = frozenset({"offset-only", "error", "message"})
 
 
-class Kind(Enum):
-    EVENT = "event"  # real events, in order: `events` holds (offset, type, time, record) of each
-    OFFSET = "offset"  # an offset-only marker: the position moves, no record
-    TICK = "tick"  # a read brought no event (heartbeat, comment, offset-only marker): the connection is alive
+class Signal(Enum):
+    """What the feed yields besides SSE messages."""
+
     CONNECTED = "connected"  # a new connection answered 200
-    FAULT = "fault"  # the connection broke; a reconnect follows
-
-
-@dataclass(slots=True)
-class FeedMessage:
-    kind: Kind
-    offset: str | None = None
-    # Kind.EVENT: the events of one read from the connection, each `EventCodec.decode`'s result.
-    events: list[DecodedEvent] | None = None
+    HEARTBEAT = "heartbeat"  # a read completed no message (a comment, a heartbeat): the connection is alive
+    FAULT = "fault"  # the connection broke, or its answer counts as a fault (429, 5xx); a reconnect follows
 
 
 @dataclass(slots=True)
@@ -74,7 +61,8 @@ class StartPosition:
 
 
 class EventFeed:
-    """Reads the Events API for a set of event types, reconnecting from the last offset it yielded."""
+    """Reads the Events API for a set of event types, reconnecting after the offset the reader has
+    taken (`advance`)."""
 
     def __init__(
         self,
@@ -85,35 +73,41 @@ class EventFeed:
         session: requests.Session,
         logger: logging.Logger,
         read_timeout: float = 20.0,
-        connect_timeout: float = 10.0,
         max_backoff: float = 30.0,
-        codec: EventCodec,
         deadline: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._codec = codec
         self._url = f"{base_url}/api/v2/events"
         self._tokens = tokens
-        self._event_types = list(event_types)
+        self.event_types = list(event_types)
         self._session = session
         self._log = logger
-        self._timeouts = (connect_timeout, read_timeout)
+        self._timeouts = (CONNECT_TIMEOUT, read_timeout)
         self._max_backoff = max_backoff
         self._deadline = deadline  # time.monotonic() after which a pause is pointless
-        self._sleep = sleep
-        self.offset: str | None = None
+        self.offset: str | None = None  # the next connection resumes after this offset
         self.connections = 0
         self.faults = 0
         self.last_fault = "none"  # what the last fault was, in words (never a header or a token)
-        self._repeats = _Repeats()
+        self._attempt = _Attempt()
+        self._reconnect_because: str | None = None  # set by `reconnect`: the fault, "" for none
 
-    def messages(self, start: StartPosition) -> Generator[FeedMessage, None, None]:
+    def advance(self, offset: str | None) -> None:
+        """The reader has taken the messages up to `offset`: a new connection resumes after it."""
+        self.offset = offset
+        self._attempt.progressed = True
+
+    def reconnect(self, fault: str = "") -> None:
+        """End this connection at the next message and open another from `offset`; `fault` (in words)
+        counts it as a fault, "" as the server's normal cycling."""
+        self._reconnect_because = fault
+
+    def messages(self, start: StartPosition) -> Generator[list[SSEMessage] | Signal, None, None]:
         """Yield messages forever; the caller stops iterating when its run is over."""
         self.offset = start.offset
         pacing = _Pacing(self._max_backoff)
         may_renew_token = True
         while True:
-            attempt = _Attempt()
+            attempt = self._attempt = _Attempt()
             yield from self._connect_and_read(start, attempt, may_renew_token=may_renew_token)
             if attempt.renewed_token:
                 may_renew_token = False  # once per 401; a second one in a row is final
@@ -124,11 +118,11 @@ class EventFeed:
                 pause = min(pause, max(0.0, self._deadline - time.monotonic()))
             if pause:
                 self._log.debug("reconnecting in %.2fs", pause)
-                self._sleep(pause)
+                time.sleep(pause)
 
     def _connect_and_read(
         self, start: StartPosition, attempt: _Attempt, *, may_renew_token: bool
-    ) -> Iterator[FeedMessage]:
+    ) -> Iterator[list[SSEMessage] | Signal]:
         """One connection: open it, read it to its end; what happened is noted in `attempt`."""
         decoder: SSEDecoder | None = None
         try:
@@ -139,23 +133,20 @@ class EventFeed:
                 self._tokens.invalidate()
                 attempt.renewed_token = True
                 return
-            attempt.wait = self._check_status(response)
-            attempt.rate_limited = response.status_code == 429
-            if attempt.wait > 0.0:
-                yield self._fault(_status_fault(response))
+            refused = self._check_status(response)
+            if refused is not None:
+                attempt.wait, attempt.rate_limited = refused.wait, refused.rate_limited
+                yield self._fault(refused.fault)
                 return
             attempt.connected = True
             self.connections += 1
-            yield FeedMessage(Kind.CONNECTED)
+            yield Signal.CONNECTED
             decoder = SSEDecoder(last_event_id=self.offset)
-            for message in self._read(response, decoder):
-                if message.kind is not Kind.TICK:
-                    attempt.progressed = True
-                yield message
+            yield from self._chunks(response, decoder)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             # Reading `response.raw` directly raises urllib3's errors, not requests' wrappers.
-            self._log.warning("connection to the Events API failed (%s); reconnecting", _describe(exc))
-            yield self._fault(f"a connection error ({_describe(exc)})")
+            self._log.warning("connection to the Events API failed (%s); reconnecting", _error_in_words(exc))
+            yield self._fault(f"a connection error ({_error_in_words(exc)})")
         except _ServerCycled as cycled:
             if cycled.fault:
                 yield self._fault(cycled.fault)
@@ -163,13 +154,13 @@ class EventFeed:
             if decoder is not None:
                 attempt.retry_ms = decoder.retry
 
-    def _fault(self, cause: str) -> FeedMessage:
+    def _fault(self, cause: str) -> Signal:
         self.faults += 1
         self.last_fault = cause
-        return FeedMessage(Kind.FAULT)
+        return Signal.FAULT
 
     def _open(self, start: StartPosition) -> requests.Response:
-        params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self._event_types]
+        params: list[tuple[str, str]] = [("event_type", event_type) for event_type in self.event_types]
         headers = {
             "Accept": "text/event-stream",
             "Authorization": f"Bearer {self._tokens.token()}",
@@ -182,20 +173,22 @@ class EventFeed:
             params.append(("from_timestamp", start.from_timestamp))
         return self._session.get(self._url, params=params, headers=headers, stream=True, timeout=self._timeouts)
 
-    def _check_status(self, response: requests.Response) -> float:
-        """0.0 for a stream to read; seconds to wait for 429/5xx; an error for the rest."""
+    def _check_status(self, response: requests.Response) -> _Refused | None:
+        """The status-code policy: None for a stream to read; a `_Refused` to retry (429, 5xx), which
+        counts as a fault; an error for the rest."""
         status = response.status_code
         if status == 200:
-            return 0.0
+            return None
         detail = _error_detail(response)
         response.close()
         if status == 429:
-            wait = _retry_after(response.headers.get("Retry-After"))
+            retry_after = response.headers.get("Retry-After")
+            wait = _retry_after(retry_after)
             self._log.warning("HTTP 429 rate limited by the Events API; retrying in %.1fs", wait)
-            return wait
+            return _Refused(f"HTTP 429 rate limited (Retry-After: {retry_after or 'none'})", wait, rate_limited=True)
         if status >= 500:
             self._log.warning("HTTP %d from the Events API%s; retrying", status, detail)
-            return 0.001
+            return _Refused(f"HTTP {status}", wait=0.0, rate_limited=False)
         if status == 401:
             raise AuthenticationError(
                 f"HTTP 401 from the Events API{detail}: the token is missing, invalid or expired "
@@ -207,50 +200,26 @@ class EventFeed:
                 "(grant it to the application under APIs > Auth0 Management API > Machine to Machine)"
             )
         if status == 410:
-            raise OffsetExpiredError(_expired_message(self.offset, detail))
+            raise OffsetExpiredError(expired_message(detail))
         if status == 400:
-            raise BadRequestError(_bad_request_message(detail, self._event_types))
+            raise BadRequestError(_bad_request_message(detail, self.event_types))
         raise BadRequestError(f"HTTP {status} from {self._url}{detail}: check domain / api_url")
 
-    def _read(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[FeedMessage]:
+    def _chunks(self, response: requests.Response, decoder: SSEDecoder) -> Iterator[list[SSEMessage] | Signal]:
+        """The messages of each read from the socket, until the server closes or the reader asks to
+        reconnect."""
         raw = response.raw
-        decode = self._codec.decode
+        self._reconnect_because = None
         try:
             while True:
                 # decode_content: a proxy may gzip the stream; requests leaves raw bytes encoded.
                 chunk = raw.read1(READ_CHUNK, decode_content=True)
                 if not chunk:
                     break
-                events = decoder.feed(chunk)
-                if not events:
-                    yield FeedMessage(Kind.TICK)
-                    continue
-                # The events of this read go out together, up to the first message that is not one.
-                batch: list[DecodedEvent] = []
-                delivered = False
-                for name, data, sse_id, _ in events:
-                    if name in _NOT_EVENTS and (name != "message" or not data):
-                        if batch:
-                            yield from self._deliver(batch)
-                            batch, delivered = [], True
-                        if name == "offset-only":
-                            self.offset = sse_id
-                            self._repeats.clear()
-                            yield FeedMessage(Kind.OFFSET, offset=sse_id)
-                        elif name == "error":
-                            self._on_error_event(data)
-                        continue
-                    try:
-                        batch.append(decode(data, sse_id))
-                    except (orjson.JSONDecodeError, MalformedEventError) as exc:
-                        if batch:
-                            yield from self._deliver(batch)
-                            batch, delivered = [], True
-                        self._on_broken_frame(exc)
-                if batch:
-                    yield from self._deliver(batch)
-                elif not delivered:
-                    yield FeedMessage(Kind.TICK)  # a read without events: a heartbeat (an offset-only marker)
+                messages = decoder.feed(chunk)
+                yield messages or Signal.HEARTBEAT
+                if self._reconnect_because is not None:
+                    raise _ServerCycled(fault=self._reconnect_because)
         finally:
             response.close()
         if decoder.pending:
@@ -259,46 +228,30 @@ class EventFeed:
         self._log.info("the Events API closed the connection (normal cycling); resuming")
         raise _ServerCycled()
 
-    def _deliver(self, batch: list[DecodedEvent]) -> Iterator[FeedMessage]:
-        yield FeedMessage(Kind.EVENT, events=batch)
-        # The offset moves only when the consumer asks for the next message, i.e. after it has
-        # handled these events.
-        self.offset = batch[-1][0]
-        self._repeats.clear()
 
-    def _on_broken_frame(self, exc: Exception) -> None:
-        """Reconnect from the last good offset; give up (without skipping) if it keeps happening."""
-        count = self._repeats.count(self.offset, "broken frame")
-        where = f"after offset {self.offset}" if self.offset else "at the start position"
-        if count >= MAX_REPEATS:
-            raise StreamCorruptError(
-                f"the message {where} was not a valid event {count} times in a row ({exc}); "
-                "stopping without moving past it, so no event is skipped. Retry later or report it to Auth0"
-            )
-        self._log.warning("a message %s was not a valid event (%s); reconnecting to fetch it again", where, exc)
-        raise _ServerCycled(fault=f"a message that was not a valid event ({exc})")
+class HttpFeeds:
+    """Opens the feeds of one sync, all sharing one HTTP session and one token provider."""
 
-    def _on_error_event(self, data: bytes) -> None:
-        try:
-            error = load_json(data).get("error", {})
-            code, message = str(error.get("code", "unknown")), str(error.get("message", ""))[:200]
-        except (orjson.JSONDecodeError, AttributeError):
-            code, message = "unparseable", ""
-        if code in CURSOR_ERRORS:
-            raise OffsetExpiredError(_expired_message(self.offset, f" ({code}: {message})"))
-        if code == "connection_timeout":
-            self._log.info("server ended the connection (connection_timeout); resuming")
-            raise _ServerCycled()
-        where = f"offset {self.offset}" if self.offset else "the start position"
-        count = self._repeats.count(self.offset, code)
-        if count >= MAX_REPEATS:
-            raise StreamStuckError(
-                f"the Events API sent `event: error` {code} at {where} {count} times in a row without progress "
-                f"({message}); stopping without moving past it, so no event is skipped (STATE covers every event "
-                "before it). Retry later, or report it to Auth0 with the offset"
-            )
-        self._log.warning("error event from the Events API at %s (%s: %s); reconnecting", where, code, message)
-        raise _ServerCycled(fault=f"`event: error` {code} ({message})")
+    def __init__(self, settings: Settings, logger: logging.Logger, user_agent: str) -> None:
+        self._settings, self._logger = settings, logger
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = user_agent
+        self._tokens = make_token_provider(settings, self._session)
+
+    def open(self, event_types: Sequence[str], deadline: float) -> EventFeed:
+        return EventFeed(
+            base_url=self._settings.base_url,
+            tokens=self._tokens,
+            event_types=event_types,
+            session=self._session,
+            logger=self._logger,
+            read_timeout=self._settings.read_timeout_seconds,
+            max_backoff=self._settings.max_backoff_seconds,
+            deadline=deadline,
+        )
+
+    def close(self) -> None:
+        self._session.close()
 
 
 class _ServerCycled(Exception):
@@ -309,32 +262,25 @@ class _ServerCycled(Exception):
         self.fault = fault
 
 
-class _Repeats:
-    """How many times in a row the same trouble met the same position (progress clears it)."""
-
-    def __init__(self) -> None:
-        self._last: tuple[str | None, str] | None = None
-        self._count = 0
-
-    def count(self, position: str | None, trouble: str) -> int:
-        self._count = self._count + 1 if self._last == (position, trouble) else 1
-        self._last = (position, trouble)
-        return self._count
-
-    def clear(self) -> None:
-        self._last, self._count = None, 0
-
-
 @dataclass(slots=True)
 class _Attempt:
     """What one connection attempt came to."""
 
     connected: bool = False  # answered 200
-    progressed: bool = False  # delivered an event or an offset
+    progressed: bool = False  # the reader took an event or an offset from it (`EventFeed.advance`)
     rate_limited: bool = False  # answered 429
-    wait: float = 0.0  # what the server asked us to wait (Retry-After), or a token pause after 5xx
+    wait: float = 0.0  # what the server asked us to wait (Retry-After)
     retry_ms: int | None = None  # the stream's last `retry:`
     renewed_token: bool = False  # answered 401 and a new token was fetched: try again at once
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """An answer to retry after (429, 5xx): a fault, in words, and what the server asked us to wait."""
+
+    fault: str
+    wait: float
+    rate_limited: bool
 
 
 class _Pacing:
@@ -404,13 +350,6 @@ def _bad_request_message(detail: str, asked_for: Sequence[str]) -> str:
     )
 
 
-def _status_fault(response: requests.Response) -> str:
-    """A 429 or 5xx answer in words, with the Retry-After the server gave."""
-    if response.status_code == 429:
-        return f"HTTP 429 rate limited (Retry-After: {response.headers.get('Retry-After') or 'none'})"
-    return f"HTTP {response.status_code}"
-
-
 def _error_detail(response: requests.Response) -> str:
     """A short, safe summary of an error body: its error code and message, never headers."""
     try:
@@ -426,7 +365,8 @@ def _error_detail(response: requests.Response) -> str:
     return f" ({': '.join(parts)})" if parts else ""
 
 
-def _expired_message(offset: str | None, detail: str) -> str:
+def expired_message(detail: str) -> str:
+    """The stored offset has expired (HTTP 410, or `cursor_expired` in the stream), with how to restart."""
     return (
         f"the stored offset has expired{detail}: Auth0 no longer holds events that old. "
         "Events between the last run and now may be gone from the API; to restart, set start_date "
@@ -434,7 +374,7 @@ def _expired_message(offset: str | None, detail: str) -> str:
     )
 
 
-def _describe(exc: Exception) -> str:
+def _error_in_words(exc: Exception) -> str:
     """Exception class and reason without URLs' query strings or headers."""
     text = str(exc)
     if "?" in text:

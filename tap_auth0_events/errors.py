@@ -2,7 +2,7 @@
 
 Messages never contain a token, a client secret or an Authorization header: they are built
 from status codes, setting names and server error codes only. Which exit code each one gets is
-decided at the command's edge (`tap.EXIT_CODES`), not here.
+decided at the command's edge (`exits.EXIT_CODES`), not here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The fast sink: RECORD and STATE lines straight to stdout as bytes.
+"""The fast output: records decoded by `RawCodec`, RECORD and STATE lines straight to stdout as bytes.
 
-It keeps the rule every `Sink` keeps: STATE is written only after the records before it.
+It keeps the rule every `Output` keeps: STATE is written only after the records before it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from typing import Any, BinaryIO
 import msgspec
 import orjson
 
+from tap_auth0_events.records import RawCodec
 from tap_auth0_events.vocabulary import StreamRef
 
 FLUSH_BYTES = 256 * 1024  # ~200 records
-# A read from the connection that brought fewer records than this (an empty one: the connection
-# went quiet) means the tap has caught up with what the server had: what is held is written out at
-# once rather than at the next checkpoint.
-LIVE_EDGE_RECORDS = 64
 # A pipe to the target holds this much (Linux; 64 KiB by default): the tap blocks, and switches
 # to the reader and back, a quarter as often. 1 MiB is the default limit for unprivileged users.
 PIPE_BYTES = 1024 * 1024
@@ -39,51 +36,49 @@ class _RecordLine(msgspec.Struct, tag_field="type", tag="RECORD", gc=False):
 _encode_lines = msgspec.json.Encoder().encode_lines
 
 
-class FastSink:
-    """RECORD lines written as bytes into one buffer: used when no stream map or field selection
-    could change a record, so the SDK's per-record pipeline would be a no-op.
+class FastOutput:
+    """RawCodec's records as RECORD lines, written as bytes into one buffer: used when no stream map
+    or field selection could change a record, so the SDK's per-record pipeline would be a no-op.
 
     A record is `RawCodec`'s: a msgspec struct or `msgspec.Raw` JSON (a dict works too). The lines
     of one `write_records` call (the records of one read from the connection) are encoded in one
-    call and share one `time_extracted`.
+    call and share one `time_extracted`. Lines wait in the buffer until it holds FLUSH_BYTES, or
+    `flush` (the connection went quiet, or a STATE follows).
     """
 
-    def __init__(self, out: BinaryIO | None = None) -> None:
+    decode = staticmethod(RawCodec.decode)
+
+    def __init__(self, streams: Mapping[str, StreamRef], out: BinaryIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout.buffer
         _widen_pipe(self._out)
         # Encoded lines to write, joined once per write: appending to one growing bytearray
         # instead copies every byte ~8 more times as it grows (CPython grows it by 1/8 each time).
         self._parts: list[bytes] = []
-        self._held = 0  # bytes in `_parts`
-        self._streams: Mapping[str, StreamRef] | None = None
-        self._names: dict[str, str] = {}  # key of `_streams` -> stream name
+        self._buffered = 0  # bytes in `_parts`
+        self._names = {key: stream.name for key, stream in streams.items()}  # stream key -> stream name
 
-    def write_records(self, streams: Mapping[str, StreamRef], records: Sequence[tuple[str, Any]]) -> None:
-        if streams is not self._streams:
-            self._streams, self._names = streams, {key: stream.name for key, stream in streams.items()}
+    def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
         names = self._names
         stamp = _now()
         lines = _encode_lines([_RecordLine(names[key], record, stamp) for key, record in records])
         self._parts.append(lines)
-        self._held += len(lines)
-        if self._held >= FLUSH_BYTES:
-            self._write_held()
-        elif len(records) < LIVE_EDGE_RECORDS:
-            self.flush()  # the connection had no more to give: the target sees these records now
+        self._buffered += len(lines)
+        if self._buffered >= FLUSH_BYTES:
+            self._write_buffer()
 
     def write_state(self, state: dict[str, Any]) -> None:
         self._parts.append(b'{"type":"STATE","value":' + orjson.dumps(state) + b"}\n")
         self.flush()
 
     def flush(self) -> None:
-        self._write_held()
+        self._write_buffer()
         self._out.flush()
 
-    def _write_held(self) -> None:
+    def _write_buffer(self) -> None:
         if self._parts:
             self._out.write(b"".join(self._parts))
             self._parts.clear()
-            self._held = 0
+            self._buffered = 0
 
 
 def _now() -> str:

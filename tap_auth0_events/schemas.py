@@ -56,11 +56,6 @@ def load_schema(event_type: str) -> dict[str, Any]:
     return cast(dict[str, Any], _copy_json(_resolved_schema(event_type)))
 
 
-def shared_schema(event_type: str) -> dict[str, Any]:
-    """`load_schema` without the copy, for reading only (writing a SCHEMA message): never mutate it."""
-    return _resolved_schema(event_type)
-
-
 @functools.cache
 def _resolved_schema(event_type: str) -> dict[str, Any]:
     if event_type not in EVENT_TYPES and event_type != OTHER_EVENTS_KEY:

@@ -3,15 +3,16 @@
 The SDK syncs streams one after the other (`Tap.sync_all` -> `Stream.sync()`); Auth0's feed is one
 ordered connection that carries every type. The SDK has no public seam for one connection feeding
 many streams, nor for validation messages that never quote a value, so `OneConnectionTap` relies on
-these internals of singer-sdk (verified on `VERIFIED_SDK_VERSIONS`; tests/test_sdk_seam.py fails
-when the installed SDK leaves that range, so an upgrade is a conscious step):
+these internals of singer-sdk (verified on the range of the `singer-sdk` dependency in
+pyproject.toml, the one place it is written; tests/test_sdk_seam.py fails when the installed SDK
+leaves that range or an internal changes shape, so an upgrade is a conscious step):
 
 1. `Tap.sync_all`, marked `@final`, is overridden: every selected stream is read from one
    connection and each event routed to its stream (`Syncer`).
 2. `Stream._write_schema_message()` writes each selected stream's SCHEMA (stream maps applied)
    before the sync, as `Stream.sync()` would.
 3. `Stream._write_record_message(record)` sends a record through stream maps, flattening and
-   field selection (`SdkSink`, used when any of those is configured).
+   field selection (`SdkOutput`, used when any of those is configured).
 4. `PluginBase._validate_config()` is overridden: the settings are parsed into `Settings`, and a
    problem is reported by setting name; the SDK's own messages quote the offending value, which may
    be a secret. The SDK's check still runs for its own settings (stream maps, flattening).
@@ -21,6 +22,7 @@ when the installed SDK leaves that range, so an upgrade is a conscious step):
 6. `Stream.ABORT_AT_RECORD_COUNT` (set by `--test`) is read so that a stream stops at that many
    records itself: the SDK's own abort fails an unsorted stream with an ERROR.
 
+Each override carries `@override`, so a method the SDK renames fails the type check.
 Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`, `Tap.state_writer`,
 `Stream.selected`, `Stream.mask`, `Tap.cli`, `Tap.invoke`, `Tap.cb_config`, `Tap.cb_test`,
 `ConfigValidationError`.
@@ -39,17 +41,21 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_auth0_events.errors import InputError, TapAuth0EventsError
 from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exit_with
-from tap_auth0_events.output import FastSink
-from tap_auth0_events.records import DictCodec, RawCodec
-from tap_auth0_events.run import Emit
+from tap_auth0_events.output import FastOutput
+from tap_auth0_events.records import DictCodec
 from tap_auth0_events.settings import Settings, SettingsError, config_file_problem, parse_settings
-from tap_auth0_events.sync import Outcome, Syncer
+from tap_auth0_events.sync import Syncer
 from tap_auth0_events.vocabulary import StreamRef
+
+# `@override` on every SDK method the tap replaces (tap.py and streams.py take it from here).
+if sys.version_info >= (3, 12):
+    from typing import override as override
+else:
+    from typing_extensions import override as override
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import TapState
 
-VERIFIED_SDK_VERSIONS = ">=0.54.9,<0.55"
 # Under --test a stream without events ends after this long without one, not after idle_timeout_seconds.
 DRY_RUN_IDLE_SECONDS = 3
 
@@ -74,14 +80,31 @@ class OneConnectionTap(Tap):
     """A tap whose selected streams are all read from one connection by the engine's `Syncer`."""
 
     settings: Settings
-    _syncer: Syncer | None = None
+    _syncer: Syncer | None = None  # the sync of all streams (`sync_all`)
+    _standalone: Syncer | None = None  # streams synced alone (`sync_standalone`)
 
     def event_streams(self) -> list[EventStreamLike]:
         """The tap's streams that the engine reads (subclasses say which)."""
         raise NotImplementedError
 
-    def sync_all(self) -> None:  # type: ignore[misc]  # internal 1: final in the SDK
-        """Read all selected streams from one connection, routing each event to its stream."""
+    @override  # type: ignore[misc]  # internal 1: final in the SDK
+    def sync_all(self) -> None:
+        """Read all selected streams from one connection, routing each event to its stream.
+
+        What the SDK's `Tap.sync_all` does and this leaves out, and why:
+
+        - `_reset_state_progress_markers()` and each stream's `finalize_state_progress_markers()`:
+          the engine writes no progress markers (a bookmark is final when written: an offset covers
+          every event before it), so there is nothing to reset or finalise.
+        - `_set_compatible_replication_methods()`: it concerns child streams of a parent, and this
+          tap has none.
+        - writing the input STATE once before the sync: the engine writes STATE after records only.
+        - the "Skipping deselected stream" log line and parent/child dispatch: deselected streams
+          are simply not read; there are no child streams.
+        - `stream.sync()` for each stream: one connection feeds them all (`Syncer.sync`).
+        - each stream's `log_sync_costs()`: the streams make no HTTP requests of their own, so there
+          is no cost to log; the engine logs each pass (events, connections, faults).
+        """
         unknown = sorted(set(self.input_catalog or ()) - set(self.streams))
         if unknown:
             exit_with(
@@ -96,33 +119,41 @@ class OneConnectionTap(Tap):
         fast = self._nothing_changes_records(streams)
         path = "fast" if fast else "stream-maps"
         self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
+        by_key = {stream.event_type: stream for stream in streams}
+        output = FastOutput(by_key) if fast else SdkOutput(self, by_key)
         self._syncer = Syncer(self.settings, _state_of(self), self.logger)
         try:
-            if fast:
-                outcome = self._syncer.run(streams, FastSink(), RawCodec())
-            else:
-                outcome = self._syncer.run(streams, SdkSink(self), DictCodec())
+            for records in self._syncer.sync(streams, output):
+                output.write_records(records)
         except TapAuth0EventsError as error:
             exit_with(error, self.logger)
-        if outcome is Outcome.STOPPED:
+        if self._syncer.stopped:
             raise SystemExit(TERMINATED_EXIT_CODE)
 
     def sync_standalone(self, stream: EventStreamLike) -> Iterator[dict[str, Any]]:
-        """One stream on a connection of its own, for the SDK's `stream.sync()` (standard tests, `--test`)."""
+        """One stream on a connection of its own, for the SDK's `stream.sync()` (standard tests, `--test`):
+        its records, at most `ABORT_AT_RECORD_COUNT`, for the SDK to write (STATE too, after them)."""
         limit = stream.ABORT_AT_RECORD_COUNT  # internal 6
-        if self._syncer is None:
+        if self._standalone is None:
             settings = self.settings
             if limit is not None:
                 settings = dataclasses.replace(
                     settings, idle_timeout_seconds=min(settings.idle_timeout_seconds, DRY_RUN_IDLE_SECONDS)
                 )
-            self._syncer = Syncer(settings, _state_of(self), self.logger)
+            self._standalone = Syncer(settings, _state_of(self), self.logger)
+        count = 0
         try:
-            yield from _records_of(self._syncer, stream, limit)
+            for records in self._standalone.sync([stream], _HandedToSdk()):
+                for _, record in records:
+                    yield record
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
         except TapAuth0EventsError as error:
             exit_with(error, self.logger)
 
     @classmethod
+    @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """`--config` files the SDK cannot read are one line and exit 1 (its own error is a traceback)."""
         try:
@@ -132,6 +163,7 @@ class OneConnectionTap(Tap):
             ctx.exit(SETTINGS_EXIT_CODE)
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test`, where a setting that fails the check is its lines and exit 1, as for a sync (the
         SDK's `--test` lets the validation error escape as a traceback)."""
@@ -143,6 +175,7 @@ class OneConnectionTap(Tap):
             cls.logger.error("Config validation failed")
             ctx.exit(SETTINGS_EXIT_CODE)
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:  # internal 4
         try:
             self.settings = parse_settings(self.config)
@@ -152,6 +185,7 @@ class OneConnectionTap(Tap):
             return error.problems
         return super()._validate_config(raise_errors=raise_errors)
 
+    @override
     def _handle_termination(self, signum: int, frame: Any) -> None:  # internal 5
         if self._syncer is None or not self._syncer.syncing:  # not syncing yet: nothing to lose
             super()._handle_termination(signum, frame)
@@ -170,29 +204,17 @@ def _state_of(tap: Tap) -> dict[str, Any]:
     return cast(dict[str, Any], tap.state)
 
 
-def _records_of(syncer: Syncer, stream: EventStreamLike, limit: int | None) -> Iterator[dict[str, Any]]:
-    """The records of `stream` read alone, at most `limit`; each checkpoint committed once the SDK
-    has written every record yielded before it."""
-    count = 0
-    for step in syncer.steps([stream], DictCodec()):
-        if not isinstance(step, Emit):
-            syncer.commit(step)
-            continue
-        for _, record in step.records:
-            yield record
-            count += 1
-            if limit is not None and count >= limit:
-                return
+class SdkOutput:
+    """DictCodec's records through the SDK (stream maps, flattening and field selection apply); STATE
+    through the tap's state writer, which flushes per message."""
 
+    decode = staticmethod(DictCodec.decode)
 
-class SdkSink:
-    """Records through the SDK (stream maps, flattening and field selection apply); STATE through
-    the tap's state writer, which flushes per message."""
+    def __init__(self, tap: Tap, streams: Mapping[str, EventStreamLike]) -> None:
+        self._tap, self._streams = tap, streams
 
-    def __init__(self, tap: Tap) -> None:
-        self._tap = tap
-
-    def write_records(self, streams: Mapping[str, Any], records: Sequence[tuple[str, Any]]) -> None:
+    def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
+        streams = self._streams
         for key, record in records:
             streams[key]._write_record_message(record)  # internal 3
 
@@ -201,3 +223,19 @@ class SdkSink:
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+class _HandedToSdk:
+    """A stream synced alone: DictCodec's records are yielded to the SDK's `Stream.sync()`, which
+    writes them and then the tap's STATE itself; nothing is written here."""
+
+    decode = staticmethod(DictCodec.decode)
+
+    def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
+        raise TypeError("the records of a stream synced alone are yielded to the SDK, not written here")
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """The SDK writes the tap's STATE (which `Syncer` keeps) after the stream's records."""
+
+    def flush(self) -> None:
+        """Nothing is held here."""

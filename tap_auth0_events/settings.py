@@ -298,23 +298,23 @@ def config_file_problem(error: Exception) -> str:
     return "must be a JSON object of settings"  # the SDK merged a list or a number into its dict
 
 
-def read_state(text: str) -> tuple[Any, str | None]:
+def parse_state(text: str) -> tuple[Any, str | None]:
     """A STATE file's value, and what is wrong with it (None: nothing). Never quotes the content."""
-    state, problem = _read_json(text, ": fix it or clear the state (meltano state clear)")
+    state, problem = _parse_json(text, ": fix it or clear the state (meltano state clear)")
     if problem is None:
         problem = _state_shape_problem(state)
     return state, problem
 
 
-def read_catalog(text: str) -> tuple[Any, str | None]:
+def parse_catalog(text: str) -> tuple[Any, str | None]:
     """A catalog file's value, and what is wrong with it (None: nothing)."""
-    catalog, problem = _read_json(text)
+    catalog, problem = _parse_json(text)
     if problem is None and (not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list)):
         problem = "must be a JSON object with a `streams` list (run --discover to get one)"
     return catalog, problem
 
 
-def _read_json(text: str, advice: str = "") -> tuple[Any, str | None]:
+def _parse_json(text: str, advice: str = "") -> tuple[Any, str | None]:
     try:
         return json.loads(text), None
     except ValueError as exc:

@@ -79,11 +79,6 @@ class SSEDecoder:
         """Id of the last dispatched message (what to send as ``Last-Event-ID``), None if never set."""
         return self._last_event_id
 
-    @last_event_id.setter
-    def last_event_id(self, value: str | None) -> None:
-        self._last_event_id = value
-        self._id_buffer = value
-
     @property
     def pending(self) -> bool:
         """True when part of an unfinished message is buffered (the stream stopped mid-frame)."""
@@ -266,12 +261,8 @@ class SSEDecoder:
                 elif name_bytes == b"retry":
                     msg_retry = self._retry(value, msg_retry)
 
-        self._data = data
-        self._event_type = event_type
-        self._id_buffer = id_buffer
-        self._msg_retry = msg_retry
-        self._in_message = in_message
-        self._last_event_id = last_event_id
+        self._data, self._event_type, self._id_buffer = data, event_type, id_buffer
+        self._msg_retry, self._in_message, self._last_event_id = msg_retry, in_message, last_event_id
         return events
 
     def _retry(self, value: bytes, current: int | None) -> int | None:

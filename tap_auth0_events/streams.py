@@ -14,7 +14,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_auth0_events.event_types import stream_name
 from tap_auth0_events.schemas import load_schema
-from tap_auth0_events.sdk_seam import OneConnectionTap
+from tap_auth0_events.sdk_seam import OneConnectionTap, override
 from tap_auth0_events.vocabulary import KEY_PROPERTIES, REPLICATION_KEY
 
 
@@ -33,6 +33,7 @@ class EventStream(Stream):
         self._owner = tap
         super().__init__(tap, schema=load_schema(event_type), name=stream_name(event_type))
 
+    @override
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Standalone sync: this stream's events only, on a connection of its own."""
         yield from self._owner.sync_standalone(self)

@@ -1,8 +1,9 @@
-"""The one-connection sync of the selected streams: positions, passes, checkpoints and STATE.
+"""The one-connection sync of the selected streams: positions, passes, and STATE after its records.
 
-The top of the engine, free of the Singer SDK: the adapter (`tap.py`) hands it the parsed
-`Settings`, the STATE, the streams and where to write (a `Sink` and the `EventCodec` that goes with
-it), and decides what an error or a stop means for the exit code.
+The top of the engine, free of the Singer SDK: the adapter (`sdk_seam.OneConnectionTap`) hands it
+the parsed `Settings`, the STATE, the streams and an `Output` (how records are decoded and where
+records and STATE go), and decides what an error or a stop means for the exit code.
+`Syncer.sync` is the one driver of "records, then their STATE", for every path.
 """
 
 from __future__ import annotations
@@ -10,22 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from enum import Enum
-from typing import Any
-
-import requests
+from typing import Any, Protocol
 
 from tap_auth0_events import __version__
-from tap_auth0_events.auth import make_token_provider
-from tap_auth0_events.connection import EventFeed, StartPosition
+from tap_auth0_events.connection import HttpFeeds, StartPosition
 from tap_auth0_events.errors import OffsetExpiredError
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, OTHER_EVENTS_STREAM
-from tap_auth0_events.run import BoundedRead, Checkpoint, Emit, RunLimits, RunStats
+from tap_auth0_events.run import QUIET, Checkpoint, Emit, Feed, Pass, RunLimits, RunStats, Step
 from tap_auth0_events.settings import START_DATE_FORMAT, Settings
-from tap_auth0_events.vocabulary import EventCodec, Sink, StreamRef, TokenProvider
+from tap_auth0_events.vocabulary import Decode, Output, StreamRef
 
 # How far before the newest kept event time a restart after an expired offset begins; events that
 # arrive out of order within this window are re-read (and de-duplicated by event id downstream).
@@ -34,51 +30,65 @@ RESTART_MARGIN = timedelta(minutes=10)
 # that events delivered out of order around it are not missed (duplicates share the event id).
 BACKFILL_MARGIN = timedelta(minutes=10)
 
-
-class Outcome(Enum):
-    """How a sync that raised nothing ended."""
-
-    DONE = "done"  # read up to its bound (caught up, idle, or max_run_seconds)
-    STOPPED = "stopped"  # a termination signal stopped it; STATE covers what was written
+Records = list[tuple[str, Any]]
 
 
-@dataclass(slots=True, frozen=True)
-class Commit:
-    """A checkpoint of one pass, with the streams it covers and where that pass started."""
+class Feeds(Protocol):
+    """Opens the feed of each pass of one sync (`connection.HttpFeeds`; a fake one in the fast tests)."""
 
-    names: Sequence[str]
-    start: StartPosition
-    checkpoint: Checkpoint
+    def open(self, event_types: Sequence[str], deadline: float) -> Feed: ...
+
+    def close(self) -> None: ...
+
+
+def _http_feeds(settings: Settings, logger: logging.Logger) -> Feeds:
+    return HttpFeeds(settings, logger, user_agent=f"tap-auth0-events/{__version__}")
 
 
 class Syncer:
     """Reads the selected streams and keeps `state` (a Singer STATE value) in step with what was written."""
 
-    def __init__(self, settings: Settings, state: dict[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        state: dict[str, Any],
+        logger: logging.Logger,
+        *,
+        feeds: Callable[[Settings, logging.Logger], Feeds] = _http_feeds,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.state = state
         self.logger = logger
         self.stop_requested = threading.Event()
         self.syncing = False
+        self._feeds, self._clock = feeds, clock
 
-    def run(self, streams: Sequence[StreamRef], sink: Sink, codec: EventCodec) -> Outcome:
-        """Write the records of `streams` and the STATE that covers them.
+    @property
+    def stopped(self) -> bool:
+        """A termination signal ended the sync; STATE covers what was written."""
+        return self.stop_requested.is_set()
+
+    def sync(self, streams: Sequence[StreamRef], output: Output) -> Iterator[Records]:
+        """The records of `streams`, as (stream key, record) pairs, each list for the caller to write
+        before it asks for the next; the STATE that covers them then goes out through `output`.
 
         A fatal problem raises its TapAuth0EventsError after the STATE for every record written."""
-        by_type = {stream.event_type: stream for stream in streams}
         self.syncing = True
         try:
-            for step in self.steps(streams, codec):
-                if isinstance(step, Emit):
-                    sink.write_records(by_type, step.records)
+            for step in self._steps(streams, output.decode):
+                if type(step) is Emit:
+                    yield step.records
+                elif step is QUIET:
+                    output.flush()
                 else:
-                    sink.flush()
-                    self.commit(step)
-                    sink.write_state(self.state)
+                    assert isinstance(step, Checkpoint)
+                    output.flush()
+                    self._save(step)
+                    output.write_state(self.state)
         finally:
             self.syncing = False
-            sink.flush()
-        return Outcome.STOPPED if self.stop_requested.is_set() else Outcome.DONE
+            output.flush()
 
     def request_stop(self) -> None:
         """SIGTERM while syncing: finish the message at hand, write its STATE, stop (never write here:
@@ -86,17 +96,12 @@ class Syncer:
         self.logger.warning("termination signal received; stopping after the current message")
         self.stop_requested.set()
 
-    def steps(self, streams: Sequence[StreamRef], codec: EventCodec) -> Iterator[Emit | Commit]:
-        """Back-fill streams that are behind, then read every stream from the main position.
-
-        The caller writes each `Emit` before it asks for the next step, and `commit`s each `Commit`."""
+    def _steps(self, streams: Sequence[StreamRef], decode: Decode) -> Iterator[Step]:
+        """Back-fill streams that are behind, then read every stream from the main position."""
         started_at = datetime.now(timezone.utc)
-        deadline = time.monotonic() + self.settings.max_run_seconds
         main, behind = plan_positions(streams, self.state.get("bookmarks", {}), self.settings.start_date, started_at)
-        session = requests.Session()
-        session.headers["User-Agent"] = f"tap-auth0-events/{__version__}"
-        tokens = make_token_provider(self.settings, session)
-        reader = _PassReader(self, session, tokens, codec, deadline)
+        feeds = self._feeds(self.settings, self.logger)
+        passes = _Passes(self.settings, self.logger, feeds, decode, self._clock, self.stop_requested)
         try:
             for group, start in behind:
                 caught_up_to = _parse_time(main.newest_event_time or main.from_timestamp)
@@ -106,73 +111,74 @@ class Syncer:
                     ", ".join(stream.name for stream in group),
                     stop_at.isoformat(timespec="seconds"),
                 )
-                finished = yield from reader.read(group, start, stop_at, "back-fill reached the stored position")
+                finished = yield from passes.read(group, start, stop_at, "back-fill reached the stored position")
                 if not finished:
                     return
-            yield from reader.read(streams, main, started_at, "reached an event from after the run started")
+            yield from passes.read(streams, main, started_at, "reached an event from after the run started")
         finally:
-            session.close()
+            feeds.close()
             taken = any(stream.event_type == OTHER_EVENTS_KEY for stream in streams)
-            _log_unknown_types(self.logger, reader.unknown_types, taken=taken)
+            _log_unknown_types(self.logger, passes.unknown_types, taken=taken)
 
-    def commit(self, commit: Commit) -> None:
-        """Record the position in the bookmark of every stream of the pass (called after its records)."""
+    def _save(self, checkpoint: Checkpoint) -> None:
+        """Record a checkpoint in the bookmark of every stream it covers (called after its records)."""
         bookmarks = self.state.setdefault("bookmarks", {})
-        start, checkpoint = commit.start, commit.checkpoint
-        for name in commit.names:
+        for name in checkpoint.covers:
             bookmark = bookmarks.setdefault(name, {})
             if checkpoint.offset:
                 bookmark.pop("from_timestamp", None)
                 bookmark["offset"] = checkpoint.offset
             else:
                 bookmark.pop("offset", None)
-                bookmark["from_timestamp"] = start.from_timestamp
+                bookmark["from_timestamp"] = checkpoint.start.from_timestamp
             if checkpoint.newest_event_time:
                 bookmark["newest_event_time"] = checkpoint.newest_event_time
 
 
-class _PassReader:
-    """Reads passes (one connection each) for a `Syncer`, sharing its HTTP session and tokens."""
+class _Passes:
+    """The passes of one sync (a connection each, opened by `feeds`), up to one deadline; counts the
+    events of unknown types over all of them (logged once, at the end)."""
 
     def __init__(
-        self, syncer: Syncer, session: requests.Session, tokens: TokenProvider, codec: EventCodec, deadline: float
+        self,
+        settings: Settings,
+        logger: logging.Logger,
+        feeds: Feeds,
+        decode: Decode,
+        clock: Callable[[], float],
+        stop_requested: threading.Event,
     ) -> None:
-        self.syncer, self.settings, self.logger = syncer, syncer.settings, syncer.logger
-        self.session, self.tokens, self.codec, self.deadline = session, tokens, codec, deadline
-        self.unknown_types: dict[str, int] = {}  # over all passes: logged once, at the end
+        self.settings, self.logger, self.feeds, self.decode = settings, logger, feeds, decode
+        self.clock, self.stop_requested = clock, stop_requested
+        self.deadline = clock() + settings.max_run_seconds
+        self.unknown_types: dict[str, int] = {}
 
     def read(
         self, streams: Sequence[StreamRef], start: StartPosition, stop_at: datetime, stop_label: str
-    ) -> Generator[Emit | Commit, None, bool]:
-        """One connection's read of `streams` from `start`; returns False when the run is out of time."""
+    ) -> Generator[Step, None, bool]:
+        """`streams` read on one connection from `start` (and, after an expired offset, from where the
+        settings say to restart); returns False when the run is out of time or told to stop."""
         types = frozenset(stream.event_type for stream in streams)
         filters = event_type_filters(types)
-        feed = EventFeed(
-            base_url=self.settings.base_url,
-            tokens=self.tokens,
-            event_types=filters,
-            session=self.session,
-            logger=self.logger,
-            read_timeout=self.settings.read_timeout_seconds,
-            max_backoff=self.settings.max_backoff_seconds,
-            codec=self.codec,
-            deadline=self.deadline,
-        )
+        feed = self.feeds.open(filters, self.deadline)
         stats = RunStats()
-        self.logger.info("reading %s from %s, %s", _describe_types(filters), self.settings.base_url, _describe(start))
+        base_url = self.settings.base_url
+        self.logger.info("reading %s from %s, %s", _types_in_words(filters), base_url, _start_in_words(start))
         names = [stream.name for stream in streams]
         limits = RunLimits(
             stop_at_time=stop_at,
             max_run_seconds=0.0,  # set for each start below
             idle_timeout_seconds=self.settings.idle_timeout_seconds,
             stop_label=stop_label,
-            stop_requested=self.syncer.stop_requested,
+            stop_requested=self.stop_requested,
         )
 
-        def steps_from(position: StartPosition) -> Iterator[Emit | Commit]:
-            limits.max_run_seconds = max(0.0, self.deadline - time.monotonic())
-            for step in BoundedRead(feed, position, types, limits, self.logger, stats).steps():
-                yield step if isinstance(step, Emit) else Commit(names, position, step)
+        def steps_from(position: StartPosition) -> Iterator[Step]:
+            limits.max_run_seconds = max(0.0, self.deadline - self.clock())
+            logger, unknown_types = self.logger, self.unknown_types
+            return Pass(
+                feed, position, self.decode, names, types, limits, logger, stats, unknown_types, self.clock
+            ).steps()
 
         try:
             yield from steps_from(start)
@@ -190,9 +196,7 @@ class _PassReader:
             feed.connections,
             feed.faults,
         )
-        for event_type, count in stats.unknown_types.items():
-            self.unknown_types[event_type] = self.unknown_types.get(event_type, 0) + count
-        return not (stats.stop_reason.startswith("max_run_seconds") or self.syncer.stop_requested.is_set())
+        return not (stats.stop_reason.startswith("max_run_seconds") or self.stop_requested.is_set())
 
 
 def event_type_filters(types: frozenset[str]) -> list[str]:
@@ -204,7 +208,7 @@ def event_type_filters(types: frozenset[str]) -> list[str]:
     return known
 
 
-def _describe_types(filters: list[str]) -> str:
+def _types_in_words(filters: list[str]) -> str:
     return f"{len(filters)} event types" if filters else "every event type (no event_type filter)"
 
 
@@ -235,15 +239,15 @@ def plan_positions(
     from start_date; without start_date they simply join the main position.
     """
     positions = {stream.name: _bookmark_position(bookmarks.get(stream.name)) for stream in streams}
-    held = [position for position in positions.values() if position is not None]
-    if not held:
+    stored = [position for position in positions.values() if position is not None]
+    if not stored:
         return StartPosition(from_timestamp=start_date or started_at.strftime(START_DATE_FORMAT)), []
 
     def rank(position: StartPosition) -> tuple[str, int]:
-        sharing = sum(1 for other in held if other.same_place(position))
+        sharing = sum(1 for other in stored if other.same_place(position))
         return (position.newest_event_time or position.from_timestamp or "", sharing)
 
-    main = max(held, key=rank)
+    main = max(stored, key=rank)
     groups: list[tuple[list[StreamRef], StartPosition]] = []
     for stream in streams:
         position = positions[stream.name]
@@ -308,7 +312,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def _describe(start: StartPosition) -> str:
+def _start_in_words(start: StartPosition) -> str:
     if start.offset:
         return "resuming from the stored offset"
     return f"starting at {start.from_timestamp}"

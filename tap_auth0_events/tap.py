@@ -15,8 +15,8 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from tap_auth0_events.errors import InputError
 from tap_auth0_events.event_types import STREAM_KEYS
 from tap_auth0_events.exits import exit_code
-from tap_auth0_events.sdk_seam import EventStreamLike, OneConnectionTap
-from tap_auth0_events.settings import config_jsonschema, read_catalog, read_state
+from tap_auth0_events.sdk_seam import EventStreamLike, OneConnectionTap, override
+from tap_auth0_events.settings import config_jsonschema, parse_catalog, parse_state
 from tap_auth0_events.streams import EventStream
 
 
@@ -35,13 +35,16 @@ class TapAuth0Events(OneConnectionTap):
         PluginCapabilities.FLATTENING,
     ]
 
+    @override
     def discover_streams(self) -> list[EventStream]:
         return [EventStream(self, key) for key in STREAM_KEYS]
 
+    @override
     def event_streams(self) -> list[EventStreamLike]:
         return [stream for stream in self.streams.values() if isinstance(stream, EventStream)]
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -53,13 +56,13 @@ class TapAuth0Events(OneConnectionTap):
     ) -> None:
         """Check the STATE and catalog files first, so a corrupt one is one clear line, not a traceback."""
         if not about:
-            state = _checked_file(cls, "state", state, read_state)
-            catalog = _checked_file(cls, "catalog", catalog, read_catalog)
+            state = _checked_file(cls, "state", state, parse_state)
+            catalog = _checked_file(cls, "catalog", catalog, parse_catalog)
         super().invoke(about=about, about_format=about_format, config=config, state=state, catalog=catalog)
 
 
 def _checked_file(
-    cls: type[TapAuth0Events], what: str, handle: IO[str] | None, read: Callable[[str], tuple[Any, str | None]]
+    cls: type[TapAuth0Events], what: str, handle: IO[str] | None, parse: Callable[[str], tuple[Any, str | None]]
 ) -> IO[str] | None:
     if handle is None:
         return None
@@ -67,7 +70,7 @@ def _checked_file(
     if not text.strip():
         cls.logger.warning("%s file is empty; treating it as none", what)
         return None
-    _, problem = read(text)
+    _, problem = parse(text)
     if problem:
         cls.logger.error("%s file: %s", what, problem)
         raise SystemExit(exit_code(InputError(problem)))

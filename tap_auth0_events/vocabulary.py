@@ -6,7 +6,7 @@ is pulled in with it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 # Every stream's key (a re-delivered event upserts onto itself) and replication key.
@@ -16,6 +16,8 @@ REPLICATION_KEY = "event_time"
 # (offset, event type, event time, record): what a codec makes of one event message. The offset
 # is the message's own `offset`, else its SSE `id`.
 DecodedEvent = tuple["str | None", str, str, Any]
+# A codec: a message's `data:` bytes and SSE id -> its DecodedEvent (`Output.decode`).
+Decode = Callable[[bytes, "str | None"], DecodedEvent]
 
 
 class StreamRef(Protocol):
@@ -28,24 +30,24 @@ class StreamRef(Protocol):
     def event_type(self) -> str: ...
 
 
-class EventCodec(Protocol):
-    """How a message's `data:` bytes become its record."""
+class Output(Protocol):
+    """How records are made and where they go: the codec that turns a message's `data:` bytes into its
+    record, and the sink for those records and STATE. A STATE is written only after the records
+    before it."""
 
     def decode(self, data: bytes, sse_id: str | None) -> DecodedEvent:
         """Raises orjson.JSONDecodeError (not JSON) or records.MalformedEventError (not an Auth0 event)."""
         ...
 
-
-class Sink(Protocol):
-    """Where records and STATE go. A STATE is written only after the records before it."""
-
-    def write_records(self, streams: Mapping[str, StreamRef], records: Sequence[tuple[str, Any]]) -> None:
-        """Write (key, record) pairs in order, each as a RECORD of the stream `streams[key]`."""
+    def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
+        """Write (stream key, record) pairs in order, each as a RECORD of the stream of that key."""
         ...
 
     def write_state(self, state: dict[str, Any]) -> None: ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> None:
+        """Write out what is held back (the connection went quiet, or a STATE follows)."""
+        ...
 
 
 class TokenProvider(Protocol):

@@ -1,7 +1,7 @@
 """The fast path writes what the SDK path writes.
 
 With no stream map, flattening or field deselection the tap skips the SDK's per-record pipeline
-(`FastSink`; on it, `RawCodec` makes each record's JSON without building Python objects for the
+(`FastOutput`; on it, `RawCodec` makes each record's JSON without building Python objects for the
 payload, and `SSEDecoder` takes messages of the usual layout whole). These tests hold each shortcut
 to the general code it stands in for: end to end (the same emulator input through both output
 paths), the codecs message by message, and the SSE decoder chunk by chunk.
@@ -23,15 +23,16 @@ import orjson
 import pytest
 import requests
 from conftest import TOKEN, fast_config, run_tap, tap_config
+from engine_fakes import FakeFeed, event_message
 
 from tap_auth0_events.auth import StaticToken
-from tap_auth0_events.connection import EventFeed, StartPosition
+from tap_auth0_events.connection import EventFeed, Signal, StartPosition
 from tap_auth0_events.emulator.generator import EventGenerator
 from tap_auth0_events.emulator.server import Emulator, encode_offset
 from tap_auth0_events.event_types import EVENT_TYPES
-from tap_auth0_events.output import LIVE_EDGE_RECORDS, FastSink
+from tap_auth0_events.output import FastOutput
 from tap_auth0_events.records import DictCodec, MalformedEventError, RawCodec
-from tap_auth0_events.run import BoundedRead, Emit, RunLimits, RunStats
+from tap_auth0_events.run import LIVE_EDGE_RECORDS, QUIET, Emit, Pass, RunLimits, RunStats
 from tap_auth0_events.sse import SSEDecoder
 
 # A stream map that changes nothing but, being a stream map, sends every record through the SDK.
@@ -220,20 +221,38 @@ def test_whole_message_path_decodes_as_line_by_line() -> None:
 # --- the sink at the live edge ----------------------------------------------------------------------
 
 
-def test_a_small_batch_reaches_the_pipe_at_once_and_a_big_one_in_pieces() -> None:
+def test_a_small_read_reaches_the_pipe_at_once_and_a_big_one_in_pieces() -> None:
     # A read that brings few records means the tap has caught up: the target gets them now, not at
     # the next checkpoint. During a backfill (full reads) lines are joined into ~250 KB writes.
+    full_read = [event_message(index) for index in range(LIVE_EDGE_RECORDS)]
+    small_read = [event_message(index) for index in range(LIVE_EDGE_RECORDS, LIVE_EDGE_RECORDS + 3)]
+    feed = FakeFeed([[Signal.CONNECTED, full_read, small_read]])
+    steps = _pass(feed, idle_timeout_seconds=1).steps()
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     with os.fdopen(write_end, "wb") as out:
-        sink = FastSink(out)
-        streams = {"user.created": _Stream("user_created", "user.created")}
-        big = [("user.created", {"event_id": f"e{index}", "pad": "x" * 100}) for index in range(LIVE_EDGE_RECORDS)]
-        sink.write_records(streams, big)
+        output = FastOutput({"user.created": _Stream("user_created", "user.created")}, out)
+        step = next(steps)
+        assert isinstance(step, Emit) and len(step.records) == len(full_read)
+        output.write_records(step.records)
         assert _available(read_end) == b"", "a full read's lines wait to be joined with the next ones"
-        sink.write_records(streams, big[:3])
-        assert _available(read_end).count(b'"type":"RECORD"') == len(big) + 3, "a small read goes out at once"
+        step = next(steps)
+        assert isinstance(step, Emit) and len(step.records) == 3
+        output.write_records(step.records)
+        assert next(steps) is QUIET, "a small read is followed by QUIET"
+        output.flush()  # what the driver does on QUIET
+        assert _available(read_end).count(b'"type":"RECORD"') == len(full_read) + 3, "a small read goes out at once"
+    steps.close()
     os.close(read_end)
+
+
+def _pass(feed: FakeFeed, **limits: Any) -> Pass:
+    run_limits = RunLimits(stop_at_time=datetime.now(timezone.utc), max_run_seconds=30, **limits)
+    start = StartPosition(from_timestamp="2000-01-01T00:00:00Z")
+    logger = logging.getLogger("test")
+    return Pass(
+        feed, start, RawCodec.decode, ["s"], frozenset(EVENT_TYPES), run_limits, logger, RunStats(), {}, feed.clock
+    )
 
 
 @dataclass(frozen=True)
@@ -256,33 +275,25 @@ def _available(fd: int) -> bytes:
 
 
 def test_the_read_says_when_the_connection_goes_quiet_after_records(emulator: Emulator) -> None:
-    # Against the emulator, in process: once the backlog is read, the next heartbeat yields an empty
-    # Emit, which tells the sink to write out what it holds (test above) before any checkpoint.
+    # Against the emulator, in process: once the backlog is read, the next heartbeat (or the short
+    # read before it) yields QUIET, which tells the output to write out what it holds (test above)
+    # before any checkpoint.
     feed = EventFeed(
         base_url=emulator.url,
         tokens=StaticToken(TOKEN),
         event_types=[],
         session=requests.Session(),
         logger=logging.getLogger("test"),
-        codec=RawCodec(),
     )
     limits = RunLimits(stop_at_time=datetime.now(timezone.utc), max_run_seconds=30, idle_timeout_seconds=1)
     stats = RunStats()
-    steps = list(
-        BoundedRead(
-            feed,
-            StartPosition(from_timestamp="2000-01-01T00:00:00Z"),
-            frozenset(EVENT_TYPES),
-            limits,
-            logging.getLogger("test"),
-            stats,
-        ).steps()
-    )
-    kinds = [
-        "records" if isinstance(s, Emit) and s.records else "quiet" if isinstance(s, Emit) else "checkpoint"
-        for s in steps
-    ]
+    start = StartPosition(from_timestamp="2000-01-01T00:00:00Z")
+    types = frozenset(EVENT_TYPES)
+    logger = logging.getLogger("test")
+    steps = list(Pass(feed, start, RawCodec.decode, ["s"], types, limits, logger, stats, {}).steps())
+    kinds = ["records" if isinstance(s, Emit) else "quiet" if s is QUIET else "checkpoint" for s in steps]
     assert stats.emitted == len(emulator.summary())
     last_records = max(index for index, kind in enumerate(kinds) if kind == "records")
     assert kinds[last_records + 1] == "quiet", kinds[-5:]
-    assert kinds.count("quiet") == 1, "said once, not at every heartbeat"
+    quiet_after = [kinds[index - 1] for index, kind in enumerate(kinds) if kind == "quiet"]
+    assert quiet_after == ["records"] * len(quiet_after), "said after records, not at every heartbeat"

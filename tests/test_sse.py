@@ -284,9 +284,8 @@ def test_id_of_incomplete_message_is_not_committed() -> None:
     assert dec.last_event_id == "1"
 
 
-def test_last_event_id_setter_applies_to_next_message() -> None:
-    dec = TextDecoder()
-    dec.last_event_id = "7"
+def test_a_decoder_started_at_an_id_gives_it_to_the_next_message() -> None:
+    dec = TextDecoder(last_event_id="7")
     assert dec.feed_text(b"data: a\n\n") == [ev("a", id="7")]
 
 

@@ -481,13 +481,6 @@ class EventGenerator:
             if gc_was_enabled:
                 gc.enable()
 
-    def iter_events(self, count: int | None = None) -> Iterator[Event]:
-        """Yield the next `count` events (forever when None), without keeping them."""
-        produced = 0
-        while count is None or produced < count:
-            yield self.next_event()
-            produced += 1
-
     # --- Clock, ids, choices ------------------------------------------------------------------------
 
     def _advance(self, moment: datetime | None) -> None:

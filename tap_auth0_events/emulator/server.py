@@ -61,10 +61,6 @@ def decode_offset(token: str) -> int | None:
     return struct.unpack(">Q", raw[3:11])[0]
 
 
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 @dataclass(slots=True)
 class StoredEvent:
     seq: int
