@@ -34,6 +34,18 @@ def fast_config(**overrides: Any) -> EmulatorConfig:
     return EmulatorConfig(**settings)
 
 
+@pytest.fixture(autouse=True)
+def _fast_lane_starts_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test without the `integration` marker runs in the fast lane (`pytest -m "not integration"`),
+    which starts no process: one that tries fails here, naming the marker it is missing."""
+    if request.node.get_closest_marker("integration") is None:
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError(f"{request.node.nodeid} starts a process: mark it `integration`")
+
+        monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     with Emulator(fast_config()) as server:

@@ -6,9 +6,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import TAP, discover, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
+
+pytestmark = pytest.mark.integration
 
 
 def test_unknown_stream_in_the_catalog(tmp_path: Path, emulator: Emulator) -> None:

@@ -16,6 +16,8 @@ from conftest import TAP, discover, fast_config, run_tap, select_streams, tap_co
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.event_types import stream_name
 
+pytestmark = pytest.mark.integration
+
 KILLS = 20
 
 

@@ -236,6 +236,7 @@ def test_test_events_are_sent_marked_and_listed() -> None:
 # --- the command ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     process = subprocess.Popen(

@@ -7,10 +7,13 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from conftest import TAP, TOKEN, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.event_types import EVENT_TYPES, STREAM_KEYS, stream_name
+
+pytestmark = pytest.mark.integration
 
 
 def expected_by_stream(emulator: Emulator, types: set[str] | None = None) -> dict[str, list[str]]:

@@ -9,6 +9,8 @@ from conftest import TOKEN, fast_config, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_offset
 
+pytestmark = pytest.mark.integration
+
 
 def assert_clean_failure(result, code: int, *phrases: str) -> None:
     assert result.returncode == code, (result.returncode, result.stderr[-2000:])

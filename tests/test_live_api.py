@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import TOKEN, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_offset
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_STREAM, stream_name
+
+pytestmark = pytest.mark.integration
 
 UNKNOWN_TYPES = ("role.created", "tenant.settings.updated")
 

@@ -128,6 +128,7 @@ def test_parsing_any_config_gives_settings_or_named_problems(config: dict[str, A
             assert isinstance(value, str)
 
 
+@pytest.mark.integration
 @given(configs())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_command_ends_with_exit_0_or_one_line_naming_the_setting(tmp_path: Path, config: dict[str, Any]) -> None:
@@ -151,6 +152,7 @@ def test_the_command_ends_with_exit_0_or_one_line_naming_the_setting(tmp_path: P
         assert done.returncode == 0, output[-2000:]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
