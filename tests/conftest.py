@@ -125,6 +125,15 @@ def run_tap(
     return TapRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
+def assert_clean_failure(result: TapRun, code: int, *phrases: str) -> None:
+    """The run failed as a user should see it: exit `code`, each phrase in the log, no traceback, no token."""
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    for phrase in phrases:
+        assert phrase in result.stderr, phrase
+    assert "Traceback" not in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+
+
 def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     config_path = tmp_path / "discover-config.json"
     config_path.write_text(json.dumps(config))
