@@ -53,12 +53,15 @@ def emulator() -> Iterator[Emulator]:
 
 
 def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    """Settings for a run against `emulator`. A run that reads the whole log ends when no event has
+    come for `idle_timeout_seconds`: the smallest allowed (1), since nearly every run waits it once.
+    A test whose point is the idle timeout, or whose timing leans on it, sets its own."""
     config: dict[str, Any] = {
         "api_url": emulator.url,
         "domain": "acme-demo.us.auth0.com",
         "api_token": TOKEN,
         "start_date": "2000-01-01T00:00:00Z",
-        "idle_timeout_seconds": 2,
+        "idle_timeout_seconds": 1,
         "read_timeout_seconds": 2,
         "max_run_seconds": 60,
         "max_backoff_seconds": 1,

@@ -45,7 +45,9 @@ def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
     # Small connections and a retry pause slow each run down enough for kills to land mid-run.
     with Emulator(fast_config(initial_events=12_000, cycle_events=400, retry_ms=40)) as emulator:
         config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(tap_config(emulator)))
+        # The idle timeout is part of how long each run lasts: 2 s keeps the runs that have little
+        # left to read alive past the kill (0.4-1.6 s after the start).
+        config_path.write_text(json.dumps(tap_config(emulator, idle_timeout_seconds=2)))
         state: dict | None = None
         delivered: set[str] = set()
         killed_mid_run = 0
