@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -146,8 +147,16 @@ def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(completed.stdout)
 
 
+@pytest.fixture(scope="session")
+def discovered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tap's catalog, discovered once for the tests that select streams from it: discovery
+    connects nowhere and depends on none of the settings those tests vary."""
+    return discover(tmp_path_factory.mktemp("discover"), {"api_url": "http://127.0.0.1:9", "api_token": TOKEN})
+
+
 def select_streams(catalog: dict[str, Any], names: set[str]) -> dict[str, Any]:
-    """The catalog with exactly `names` selected (stream-level metadata)."""
+    """A copy of the catalog with exactly `names` selected (stream-level metadata)."""
+    catalog = copy.deepcopy(catalog)
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
             if item["breadcrumb"] == []:

@@ -57,11 +57,11 @@ def test_every_stream_selected_reads_without_filters_and_keeps_unknown_types(tmp
     assert state["offset"] == log[-1]["offset"], "other_events keeps the same position as every stream"
 
 
-def test_a_partial_selection_keeps_its_filters(tmp_path: Path) -> None:
+def test_a_partial_selection_keeps_its_filters(tmp_path: Path, discovered: dict) -> None:
     with Emulator(fast_config(initial_events=300)) as emulator:
         emulator.append_event(_unknown_event(1, UNKNOWN_TYPES[0]))
         wanted = {"user_created", "user_deleted", OTHER_EVENTS_STREAM}
-        catalog = select_streams(discover(tmp_path, tap_config(emulator)), wanted)
+        catalog = select_streams(discovered, wanted)
         result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         requests = emulator.requests
     assert result.returncode == 0, result.stderr[-2000:]
@@ -69,11 +69,11 @@ def test_a_partial_selection_keeps_its_filters(tmp_path: Path) -> None:
     assert set(result.by_stream()) <= {"user_created", "user_deleted"}
 
 
-def test_unknown_types_are_skipped_and_said_when_other_events_is_deselected(tmp_path: Path) -> None:
+def test_unknown_types_are_skipped_and_said_when_other_events_is_deselected(tmp_path: Path, discovered: dict) -> None:
     with Emulator(fast_config(initial_events=100)) as emulator:
         emulator.append_event(_unknown_event(1, UNKNOWN_TYPES[0]))
         typed = {stream_name(event_type) for event_type in EVENT_TYPES}
-        catalog = select_streams(discover(tmp_path, tap_config(emulator)), typed)
+        catalog = select_streams(discovered, typed)
         result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         assert all(request["event_types"] == [] for request in emulator.requests)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -84,10 +84,10 @@ def test_unknown_types_are_skipped_and_said_when_other_events_is_deselected(tmp_
 # -- a tenant without a type --------------------------------------------------------------------
 
 
-def test_a_type_the_tenant_does_not_have_stops_with_how_to_deselect_it(tmp_path: Path) -> None:
+def test_a_type_the_tenant_does_not_have_stops_with_how_to_deselect_it(tmp_path: Path, discovered: dict) -> None:
     with Emulator(fast_config(unsupported_types=frozenset({"group.role.assigned"}))) as emulator:
         wanted = {"user_created", "group_role_assigned", "organization_group_role_assigned"}
-        catalog = select_streams(discover(tmp_path, tap_config(emulator)), wanted)
+        catalog = select_streams(discovered, wanted)
         result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
     assert_clean_failure(
         result, 5, "does not support the event type group.role.assigned", "--exclude group_role_assigned"
