@@ -40,6 +40,7 @@ def _read_killed_output(path: Path) -> tuple[set[str], dict | None]:
     return covered, state
 
 
+@pytest.mark.slow
 def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261124)
     # Small connections and a retry pause slow each run down enough for kills to land mid-run.

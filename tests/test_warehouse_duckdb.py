@@ -35,7 +35,7 @@ from warehouse_helpers import (
     table_types,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCHEMA = "auth0_events"
 PIPELINE = ("tap-auth0-events", "target-duckdb", "dbt-duckdb:run")
