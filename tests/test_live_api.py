@@ -162,7 +162,8 @@ def test_a_quiet_tenant_on_a_healthy_connection_still_ends_with_exit_0(tmp_path:
     with Emulator(fast_config(initial_events=20)) as emulator:
         first = run_tap(tmp_path, tap_config(emulator))
         assert first.returncode == 0
-        # Nothing new: the connection is healthy (heartbeats), the run ends at the idle timeout.
+        # Nothing new on a healthy connection (heartbeats): max_run_seconds ends the run before the idle
+        # timeout, and a run that met no fault is a success.
         config = tap_config(emulator, idle_timeout_seconds=5, max_run_seconds=2)
         quiet = run_tap(tmp_path, config, state=first.final_state)
     assert quiet.returncode == 0, quiet.stderr[-2000:]
