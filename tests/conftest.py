@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -34,6 +35,18 @@ def fast_config(**overrides: Any) -> EmulatorConfig:
     return EmulatorConfig(**settings)
 
 
+@pytest.fixture(autouse=True)
+def _fast_lane_starts_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test without the `integration` marker runs in the fast lane (`pytest -m "not integration"`),
+    which starts no process: one that tries fails here, naming the marker it is missing."""
+    if request.node.get_closest_marker("integration") is None:
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise AssertionError(f"{request.node.nodeid} starts a process: mark it `integration`")
+
+        monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     with Emulator(fast_config()) as server:
@@ -41,12 +54,15 @@ def emulator() -> Iterator[Emulator]:
 
 
 def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    """Settings for a run against `emulator`. A run that reads the whole log ends when no event has
+    come for `idle_timeout_seconds`: the smallest allowed (1), since nearly every run waits it once.
+    A test whose point is the idle timeout, or whose timing leans on it, sets its own."""
     config: dict[str, Any] = {
         "api_url": emulator.url,
         "domain": "acme-demo.us.auth0.com",
         "api_token": TOKEN,
         "start_date": "2000-01-01T00:00:00Z",
-        "idle_timeout_seconds": 2,
+        "idle_timeout_seconds": 1,
         "read_timeout_seconds": 2,
         "max_run_seconds": 60,
         "max_backoff_seconds": 1,
@@ -113,6 +129,15 @@ def run_tap(
     return TapRun(completed.returncode, completed.stdout, completed.stderr, messages)
 
 
+def assert_clean_failure(result: TapRun, code: int, *phrases: str) -> None:
+    """The run failed as a user should see it: exit `code`, each phrase in the log, no traceback, no token."""
+    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    for phrase in phrases:
+        assert phrase in result.stderr, phrase
+    assert "Traceback" not in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+
+
 def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     config_path = tmp_path / "discover-config.json"
     config_path.write_text(json.dumps(config))
@@ -122,8 +147,16 @@ def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     return json.loads(completed.stdout)
 
 
+@pytest.fixture(scope="session")
+def discovered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tap's catalog, discovered once for the tests that select streams from it: discovery
+    connects nowhere and depends on none of the settings those tests vary."""
+    return discover(tmp_path_factory.mktemp("discover"), {"api_url": "http://127.0.0.1:9", "api_token": TOKEN})
+
+
 def select_streams(catalog: dict[str, Any], names: set[str]) -> dict[str, Any]:
-    """The catalog with exactly `names` selected (stream-level metadata)."""
+    """A copy of the catalog with exactly `names` selected (stream-level metadata)."""
+    catalog = copy.deepcopy(catalog)
     for entry in catalog["streams"]:
         for item in entry["metadata"]:
             if item["breadcrumb"] == []:

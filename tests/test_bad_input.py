@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 from pathlib import Path
 
-from conftest import TAP, discover, run_tap, tap_config
+import pytest
+from conftest import TAP, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 
+pytestmark = pytest.mark.integration
 
-def test_unknown_stream_in_the_catalog(tmp_path: Path, emulator: Emulator) -> None:
-    catalog = discover(tmp_path, tap_config(emulator))
+
+def test_unknown_stream_in_the_catalog(tmp_path: Path, emulator: Emulator, discovered: dict) -> None:
+    catalog = copy.deepcopy(discovered)
     bogus = dict(catalog["streams"][0], tap_stream_id="user_exploded", stream="user_exploded")
     catalog["streams"].append(bogus)
     result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)

@@ -12,6 +12,9 @@ from singer_sdk.testing import get_tap_test_class
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.tap import TapAuth0Events
 
+# In process (the fast lane), but the SDK syncs each stream on its own: 23 idle timeouts.
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TAP, discover, fast_config, run_tap, select_streams, tap_config
+from conftest import TAP, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.event_types import stream_name
+
+pytestmark = pytest.mark.integration
 
 KILLS = 20
 
@@ -38,12 +40,15 @@ def _read_killed_output(path: Path) -> tuple[set[str], dict | None]:
     return covered, state
 
 
+@pytest.mark.slow
 def test_kill_9_at_20_random_moments_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261124)
     # Small connections and a retry pause slow each run down enough for kills to land mid-run.
     with Emulator(fast_config(initial_events=12_000, cycle_events=400, retry_ms=40)) as emulator:
         config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(tap_config(emulator)))
+        # The idle timeout is part of how long each run lasts: 2 s keeps the runs that have little
+        # left to read alive past the kill (0.4-1.6 s after the start).
+        config_path.write_text(json.dumps(tap_config(emulator, idle_timeout_seconds=2)))
         state: dict | None = None
         delivered: set[str] = set()
         killed_mid_run = 0
@@ -104,21 +109,17 @@ def _wait_for_records(out: Path, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def _selected_catalog(tmp_path: Path, emulator: Emulator, names: set[str]) -> dict:
-    return select_streams(discover(tmp_path, tap_config(emulator)), names)
-
-
-def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path) -> None:
+def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path, discovered: dict) -> None:
     with Emulator(fast_config(initial_events=800)) as emulator:
         first_streams = {"user_created", "user_deleted"}
-        catalog = _selected_catalog(tmp_path, emulator, first_streams)
+        catalog = select_streams(discovered, first_streams)
         first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         assert first.returncode == 0, first.stderr
         appended = emulator.append(40)
 
         both = first_streams | {"organization_created"}
         second = run_tap(
-            tmp_path, tap_config(emulator), state=first.final_state, catalog=_selected_catalog(tmp_path, emulator, both)
+            tmp_path, tap_config(emulator), state=first.final_state, catalog=select_streams(discovered, both)
         )
         assert second.returncode == 0, second.stderr
         assert "back-filling organization_created" in second.stderr
@@ -133,20 +134,20 @@ def test_newly_selected_stream_is_back_filled_and_others_continue(tmp_path: Path
         # Afterwards all three share one position, and a further run has nothing to add.
         offsets = {second.final_state["bookmarks"][name]["offset"] for name in both}
         assert len(offsets) == 1
-        catalog = _selected_catalog(tmp_path, emulator, both)
+        catalog = select_streams(discovered, both)
         third = run_tap(tmp_path, tap_config(emulator), state=second.final_state, catalog=catalog)
         assert third.returncode == 0 and third.records == []
 
 
-def test_deselecting_a_stream_does_not_move_other_positions_backwards(tmp_path: Path) -> None:
+def test_deselecting_a_stream_does_not_move_other_positions_backwards(tmp_path: Path, discovered: dict) -> None:
     with Emulator(fast_config(initial_events=600)) as emulator:
         all_three = {"user_created", "user_updated", "group_created"}
-        catalog = _selected_catalog(tmp_path, emulator, all_three)
+        catalog = select_streams(discovered, all_three)
         first = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
         assert first.returncode == 0
         emulator.append(30)
         fewer = {"user_created", "user_updated"}
-        catalog = _selected_catalog(tmp_path, emulator, fewer)
+        catalog = select_streams(discovered, fewer)
         second = run_tap(tmp_path, tap_config(emulator), state=first.final_state, catalog=catalog)
         assert second.returncode == 0, second.stderr
         assert "back-filling" not in second.stderr
@@ -159,7 +160,7 @@ def test_deselecting_a_stream_does_not_move_other_positions_backwards(tmp_path: 
             tmp_path,
             tap_config(emulator),
             state=second.final_state,
-            catalog=_selected_catalog(tmp_path, emulator, all_three),
+            catalog=select_streams(discovered, all_three),
         )
         assert third.returncode == 0, third.stderr
         missed = [e["event_id"] for e in emulator.summary()[600:] if e["event_type"] == "group.created"]

@@ -16,7 +16,7 @@ import pytest
 import requests
 from conftest import TOKEN, fast_config
 
-from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_offset
+from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, decode_offset, encode_offset
 from tap_auth0_events.event_types import EVENT_TYPES
 
 EMULATOR = str(Path(sys.executable).parent / "tap-auth0-events-emulator")
@@ -90,6 +90,28 @@ def get(
 def reached(offset: str) -> Callable[[list[Frame]], bool]:
     """Stop once a frame (event or offset-only) carries this offset."""
     return lambda frames: frames[-1].id == offset
+
+
+# --- offsets --------------------------------------------------------------------------------------------
+
+
+def test_offsets_are_opaque_tokens_a_client_must_url_encode() -> None:
+    # base64 of b"off", the position as 8 bytes, and b"\xfb\xff": '/' and '=' in every token.
+    assert encode_offset(0) == "b2ZmAAAAAAAAAAD7/w=="
+    assert encode_offset(45104) == "b2ZmAAAAAAAAsDD7/w=="
+    positions = [0, 1, 299, 45104, 2**32, 2**64 - 1]
+    tokens = [encode_offset(seq) for seq in positions]
+    assert len(set(tokens)) == len(tokens)
+    assert all("/" in token and token.endswith("=") for token in tokens)
+    assert [decode_offset(token) for token in tokens] == positions
+    # Anything else is not one of ours: Auth0's own offsets, text, another length, broken base64.
+    for other in ("b2Zmc2V0OjAwMDAwMDQ1MTA0", "this is not an offset", encode_offset(1)[:-4], "%%%", ""):
+        assert decode_offset(other) is None, other
+
+
+def test_the_log_gives_each_position_its_offset(with_unknown_types: Emulator) -> None:
+    log = with_unknown_types.summary()
+    assert [event["offset"] for event in log] == [encode_offset(seq) for seq in range(len(log))]
 
 
 # --- types the tap does not know ----------------------------------------------------------------------
@@ -236,6 +258,7 @@ def test_test_events_are_sent_marked_and_listed() -> None:
 # --- the command ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     process = subprocess.Popen(

@@ -5,17 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, fast_config, run_tap, tap_config
+from conftest import TOKEN, assert_clean_failure, fast_config, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_offset
 
-
-def assert_clean_failure(result, code: int, *phrases: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr[-2000:])
-    for phrase in phrases:
-        assert phrase in result.stderr
-    assert "Traceback" not in result.stderr
-    assert TOKEN not in result.stderr + result.stdout
+pytestmark = pytest.mark.integration
 
 
 def test_wrong_token_is_a_401_naming_the_token(tmp_path: Path, emulator: Emulator) -> None:

@@ -63,6 +63,7 @@ def _odd_events() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+@pytest.mark.integration
 def test_fast_and_sdk_paths_write_the_same_records_and_states(tmp_path: Path) -> None:
     # Several connections (the server cycles every 97 events), and events of unusual shapes.
     with Emulator(fast_config(cycle_events=97)) as emulator:
@@ -92,6 +93,7 @@ def test_fast_and_sdk_paths_write_the_same_records_and_states(tmp_path: Path) ->
     assert odd["evt_odd_5"]["object"]["note"].endswith("nul \u0000 line-sep \u2028")
 
 
+@pytest.mark.integration
 def test_fast_path_time_extracted_is_a_utc_timestamp(tmp_path: Path, emulator: Emulator) -> None:
     result = run_tap(tmp_path, tap_config(emulator))
     assert result.returncode == 0, result.stderr

@@ -17,6 +17,8 @@ from conftest import TapRun, fast_config, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, EmulatorConfig
 
+pytestmark = pytest.mark.integration
+
 
 def assert_complete(result: TapRun, emulator: Emulator) -> None:
     """Every event of the log was emitted at least once, and only events of the log."""

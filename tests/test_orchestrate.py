@@ -54,7 +54,7 @@ from warehouse_helpers import (
 from orchestrate.tenants import Tenant, failure_cause, read_tenants, tenant_environ
 from tap_auth0_events.emulator.server import decode_offset
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow]
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
 NAMES = ("us", "eu", "au")

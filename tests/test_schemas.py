@@ -314,6 +314,7 @@ def _run_isolated(code: str, path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.integration
 def test_installed_layout_finds_the_package_internal_schemas(tmp_path: Path) -> None:
     # The data directory tap_auth0_events/schemas/ sits next to the module schemas.py: the module must win.
     _copy_package(tmp_path, with_schemas=True)
@@ -328,6 +329,7 @@ def test_installed_layout_finds_the_package_internal_schemas(tmp_path: Path) -> 
     assert int(count) == 13
 
 
+@pytest.mark.integration
 def test_missing_schema_directory_names_both_places(tmp_path: Path) -> None:
     _copy_package(tmp_path, with_schemas=False)
     result = _run_isolated("from tap_auth0_events.schemas import schema_dir; schema_dir()", tmp_path)

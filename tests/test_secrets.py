@@ -12,6 +12,8 @@ from conftest import TAP, fast_config, run_tap, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_offset
 
+pytestmark = pytest.mark.integration
+
 API_TOKEN = "tok_Sup3rS3cretValue_7f3a9c"
 CLIENT_SECRET = "cs_An0therS3cret_b81d44"
 DEBUG = {"TAP_AUTH0_EVENTS_LOGLEVEL": "DEBUG", "LOGLEVEL": "DEBUG"}

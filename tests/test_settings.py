@@ -4,6 +4,7 @@ setting, never a traceback, never a secret."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_parsing_any_config_gives_settings_or_named_problems(config: dict[str, A
             assert isinstance(value, str)
 
 
+@pytest.mark.integration
 @given(configs())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_command_ends_with_exit_0_or_one_line_naming_the_setting(tmp_path: Path, config: dict[str, Any]) -> None:
@@ -151,6 +153,7 @@ def test_the_command_ends_with_exit_0_or_one_line_naming_the_setting(tmp_path: P
         assert done.returncode == 0, output[-2000:]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
@@ -166,11 +169,13 @@ def test_the_command_ends_with_exit_0_or_one_line_naming_the_setting(tmp_path: P
 def test_a_sync_with_a_null_or_bad_setting(
     tmp_path: Path, emulator: Emulator, setting: str, value: Any, message: str | None
 ) -> None:
-    result = run_tap(tmp_path, {**tap_config(emulator), setting: value})
+    # max_run_seconds ends the run of a null idle timeout in 3 s rather than at its default, 60 s.
+    result = run_tap(tmp_path, {**tap_config(emulator, max_run_seconds=3), setting: value})
     assert "Traceback" not in result.stderr
     if message is None:  # null: the default applies and the sync runs
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.records
+        assert re.search(r"finished \(max_run_seconds \([\d.]+s\) reached\)", result.stderr), "idle is 60 s"
         return
     assert result.returncode == 1
     assert message in result.stderr

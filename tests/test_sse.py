@@ -281,7 +281,9 @@ def test_id_of_incomplete_message_is_not_committed() -> None:
     dec = TextDecoder()
     assert dec.feed_text(b"id: 1\ndata: a\n\nid: 2\ndata: b\n") == [ev("a", id="1")]
     assert dec.last_event_id == "1"
-    assert dec.last_event_id == "1"
+    assert dec.pending, "message 2 is held, and its id with it"
+    assert dec.feed_text(b"\n") == [ev("b", id="2")]
+    assert dec.last_event_id == "2", "committed with the message that carries it"
 
 
 def test_a_decoder_started_at_an_id_gives_it_to_the_next_message() -> None:

@@ -35,6 +35,8 @@ from warehouse_helpers import (
     table_types,
 )
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 SCHEMA = "auth0_events"
 PIPELINE = ("tap-auth0-events", "target-duckdb", "dbt-duckdb:run")
 

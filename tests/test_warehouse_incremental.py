@@ -51,6 +51,8 @@ from warehouse_helpers import (
 from tap_auth0_events.emulator.generator import EventGenerator, World
 from tap_auth0_events.emulator.server import Emulator
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 TAP = str(Path(sys.executable).parent / "tap-auth0-events")
 PLUGINS = ROOT / ".meltano"
 ROUNDS = 4

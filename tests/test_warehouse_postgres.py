@@ -33,7 +33,7 @@ from warehouse_helpers import (
     table_types,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow]
 
 PIPELINE = ("tap-auth0-events", "target-postgres", "dbt-postgres:run")
 HOST = os.environ.get("PGHOST", "127.0.0.1")
