@@ -11,7 +11,7 @@ import email.utils
 import logging
 import re
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from enum import Enum
@@ -39,6 +39,12 @@ READ_CHUNK = 256 * 1024
 MAX_REPEATS = 3
 # The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
 MAX_RETRY_AFTER = 600.0
+# What the tap says when the tenant's connection limit answers HTTP 403 (Auth0's plans, per its docs).
+CONNECTION_LIMIT_ADVICE = (
+    "another connection to this tenant's Events API is open, and Auth0's plans allow 1 at a time "
+    "(Free), 4 (Self-service) or 8 (Enterprise). Close it (an `auth0 events subscribe`, another run "
+    "of this tap or another consumer of the Events API) or wait for the last run's connection to be released"
+)
 # Codes of `event: error` meaning the position itself is unusable (not a passing fault).
 CURSOR_ERRORS = frozenset({"cursor_expired", "invalid_cursor"})
 # SSE message names that are not events (a `message` is one only when it has data).
@@ -183,14 +189,15 @@ class EventFeed:
         return self._session.get(self._url, params=params, headers=headers, stream=True, timeout=self._timeouts)
 
     def _check_status(self, response: requests.Response) -> float:
-        """0.0 for a stream to read; seconds to wait for 429/5xx; an error for the rest."""
+        """0.0 for a stream to read; seconds to wait for 429, 5xx and the connection-limit 403; an error
+        for the rest."""
         status = response.status_code
         if status == 200:
             return 0.0
         detail = _error_detail(response)
         response.close()
         if status == 429:
-            wait = _retry_after(response.headers.get("Retry-After"))
+            wait = _rate_limit_wait(response.headers)
             self._log.warning("HTTP 429 rate limited by the Events API; retrying in %.1fs", wait)
             return wait
         if status >= 500:
@@ -201,6 +208,10 @@ class EventFeed:
                 f"HTTP 401 from the Events API{detail}: the token is missing, invalid or expired "
                 "(check api_token, or client_id/client_secret)"
             )
+        if status == 403 and _is_connection_limit(response.text):
+            # The plan's limit on open connections: it passes when another connection closes.
+            self._log.warning("HTTP 403 from the Events API%s: the tenant's connection limit; retrying", detail)
+            return 0.001
         if status == 403:
             raise PermissionDeniedError(
                 f"HTTP 403 from the Events API{detail}: the token lacks the read:events scope "
@@ -332,7 +343,7 @@ class _Attempt:
     connected: bool = False  # answered 200
     progressed: bool = False  # delivered an event or an offset
     rate_limited: bool = False  # answered 429
-    wait: float = 0.0  # what the server asked us to wait (Retry-After), or a token pause after 5xx
+    wait: float = 0.0  # what the server asked us to wait (429), or a token pause after 5xx or the connection limit
     retry_ms: int | None = None  # the stream's last `retry:`
     renewed_token: bool = False  # answered 401 and a new token was fetched: try again at once
 
@@ -404,10 +415,34 @@ def _bad_request_message(detail: str, asked_for: Sequence[str]) -> str:
     )
 
 
+def _rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> float:
+    """Seconds to wait after a 429: its Retry-After, else until its X-RateLimit-Reset (epoch seconds,
+    as Auth0's SDKs read it), at most MAX_RETRY_AFTER; 1 s when neither is there or readable."""
+    retry_after = headers.get("Retry-After")
+    reset = headers.get("X-RateLimit-Reset", "").strip()
+    if retry_after or not (reset.isascii() and reset.isdigit()):
+        return _retry_after(retry_after, now)
+    seconds = float(reset) - (time.time() if now is None else now)
+    # A reset already past still waits a moment: a wait of 0 would read the 429's body as a stream.
+    return min(max(0.001, seconds), MAX_RETRY_AFTER)
+
+
+def _is_connection_limit(body: str) -> bool:
+    """True for the body of Auth0's 403 "Maximum concurrent event stream connections reached. Please close
+    existing connections.", told apart from the missing-scope 403 by its words, whatever the body's shape
+    (JSON with a `message`, a nested `error`, or plain text)."""
+    text = body[:2000].lower()
+    return "concurrent" in text and "connection" in text
+
+
 def _status_fault(response: requests.Response) -> str:
-    """A 429 or 5xx answer in words, with the Retry-After the server gave."""
+    """A 429, 5xx or connection-limit 403 answer in words, with the wait headers the server gave."""
+    headers = response.headers
     if response.status_code == 429:
-        return f"HTTP 429 rate limited (Retry-After: {response.headers.get('Retry-After') or 'none'})"
+        reset = f", X-RateLimit-Reset: {headers['X-RateLimit-Reset'][:40]}" if "X-RateLimit-Reset" in headers else ""
+        return f"HTTP 429 rate limited (Retry-After: {headers.get('Retry-After') or 'none'}{reset})"
+    if response.status_code == 403:
+        return f"HTTP 403 Maximum concurrent event stream connections reached: {CONNECTION_LIMIT_ADVICE}"
     return f"HTTP {response.status_code}"
 
 
