@@ -334,7 +334,7 @@ def markdown(report: SoakReport) -> str:
         for start in range(0, len(clean), step):
             part = clean[start : start + step]
             values = [run.peak_rss_mb for run in part]
-            lines.append(f"| {part[0].index}-{part[-1].index} | {statistics.median(values)} | {max(values)} |")
+            lines.append(f"| {part[0].index}-{part[-1].index} | {statistics.median(values):.1f} | {max(values):.1f} |")
     return "\n".join(lines) + "\n"
 
 
