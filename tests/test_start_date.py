@@ -63,7 +63,7 @@ def test_each_spelling_is_sent_as_utc_seconds(written: str, sent: str) -> None:
         ("0001-01-01T00:00:00+01:00", "not a real date"),
         ("9999-12-31T23:00:00-02:00", "not a real date"),
         ("yesterday", "ISO 8601 date"),
-        ("", "ISO 8601 date"),
+        ("   ", "ISO 8601 date"),
         ("2026-1-1", "ISO 8601 date"),
         ("2026-01-01Z", "ISO 8601 date"),
         ("2026-01-01T00:00:00 +02:00", "ISO 8601 date"),
@@ -117,6 +117,12 @@ def test_any_date_time_with_an_offset_is_its_utc_second_rounded_down(
 @given(st.dates(min_value=datetime(1000, 1, 1).date()))
 def test_a_date_is_its_midnight_utc(day: date) -> None:
     assert utc_start_date(day.isoformat()) == f"{day.isoformat()}T00:00:00Z"
+
+
+def test_an_empty_start_date_is_a_start_date_not_given() -> None:
+    assert parse_settings({**BASE, "start_date": ""}).start_date in (None, "")
+    with pytest.raises(ValueError, match="ISO 8601 date"):
+        utc_start_date("")
 
 
 @given(st.text(max_size=40))
