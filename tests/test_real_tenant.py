@@ -1,4 +1,5 @@
-"""The two HTTP 403s and the 429's rate-limit headers, against the emulator over real HTTP.
+"""A real tenant's rough edges, against the emulator over real HTTP: the two HTTP 403s, the 429's
+rate-limit headers, start_date as users write it, and events without context or previous_object.
 
 Auth0 answers 403 both for a token without `read:events` (final: exit 4) and for the plan's limit
 on concurrent event-stream connections (passes when the other connection closes: retried, and named
@@ -8,15 +9,21 @@ HTTP request the test holds open.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 from conftest import TOKEN, fast_config, run_tap, tap_config
+from jsonschema import Draft7Validator
+from test_fast_path import NO_OP_STREAM_MAP
+from test_schemas import FORMAT_CHECKER
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
 
@@ -111,3 +118,48 @@ def test_429_without_retry_after_waits_until_x_ratelimit_reset(tmp_path: Path, e
     assert retried["time"] - limited["time"] >= 1.0
     assert len(result.records) == len(emulator.summary())
     assert "HTTP 429 rate limited" in result.stderr
+
+
+def test_start_date_with_an_offset_and_milliseconds_is_sent_as_utc_seconds(tmp_path: Path) -> None:
+    with Emulator(fast_config(initial_events=400)) as emulator:
+        middle = datetime.fromtimestamp(emulator.log.events[200].arrived, timezone.utc)
+        local = middle.astimezone(timezone(timedelta(hours=5, minutes=30)))
+        written = local.isoformat(timespec="milliseconds")  # e.g. 2026-12-01T20:49:02.938+05:30
+        sent = middle.strftime("%Y-%m-%dT%H:%M:%SZ")  # the same instant in UTC, the fraction dropped
+        result = run_tap(tmp_path, tap_config(emulator, start_date=written))
+        expected = [
+            event.event_id
+            for event in emulator.log.events[emulator.log.index_at_time(middle.replace(microsecond=0).timestamp()) :]
+        ]
+        first_request = emulator.requests[0]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert first_request["from_timestamp"] == sent and len(sent) == 20
+    assert result.event_ids() == expected
+    assert 150 < len(expected) < 250
+
+
+@pytest.mark.parametrize("path", ["fast", "sdk"])
+def test_events_with_milliseconds_and_neither_context_nor_previous_object(tmp_path: Path, path: str) -> None:
+    """As in Auth0's own SDK tests: `time` with milliseconds, no `context`, no `previous_object`."""
+    with Emulator(fast_config(initial_events=300, bare_share=1.0)) as emulator:
+        sent = {}
+        for stored in emulator.log.events:
+            event = orjson.loads(stored.frame.split(b"\ndata: ", 1)[1])["event"]
+            sent[event["id"]] = event
+        overrides = {"stream_maps": NO_OP_STREAM_MAP} if path == "sdk" else {}
+        result = run_tap(tmp_path, tap_config(emulator, **overrides))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("(fast path)" if path == "fast" else "(stream-maps path)") in result.stderr
+    assert all("context" not in event["data"] and "previous_object" not in event["data"] for event in sent.values())
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", event["time"]) for event in sent.values())
+    assert sum(1 for event in sent.values() if event["type"].endswith(".updated")) > 10
+    schemas = {m["stream"]: m["schema"] for m in result.messages if m["type"] == "SCHEMA"}
+    assert sorted(result.event_ids()) == sorted(sent)
+    for message in result.records:
+        record, event = message["record"], sent[message["record"]["event_id"]]
+        Draft7Validator(schemas[message["stream"]], format_checker=FORMAT_CHECKER).validate(record)
+        assert record["event_time"] == event["time"], "milliseconds kept as sent"
+        assert record["event_type"] == event["type"]
+        assert record["object"] == event["data"]["object"]
+        assert record.get("context") is None and record.get("previous_object") is None
+        assert "extensions" not in record

@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
         help='share of generated events that are test events ("a0purpose": "test") (default %(default)s)',
     )
     tenant.add_argument(
+        "--bare-share",
+        type=float,
+        default=0.0,
+        help="share of generated events with neither context nor previous_object, as in Auth0's own SDK "
+        "tests (default %(default)s: only the generator's usual ones)",
+    )
+    tenant.add_argument(
         "--error-at",
         type=_error_at,
         metavar="INDEX:CODE",
@@ -100,6 +107,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         unsupported_types=frozenset(args.unsupported_types),
         test_event_share=args.test_event_share,
         error_at=args.error_at,
+        bare_share=args.bare_share,
         max_connections=args.max_connections,
         token_ttl_seconds=args.token_ttl_seconds,
     )

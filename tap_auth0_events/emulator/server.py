@@ -127,6 +127,8 @@ class EmulatorConfig:
     unknown_share: float = UNKNOWN_TYPE_SHARE
     # Share of generated events that are test events ("a0purpose": "test", made-up users).
     test_event_share: float = TEST_EVENT_SHARE
+    # Share of generated events with neither `context` nor `previous_object` (as in Auth0's SDK tests).
+    bare_share: float = 0.0
     # (seq, code): every connection that reaches the event at log position `seq` (and would send
     # it) sends `event: error` with `code` instead, its offset the position before, and closes.
     error_at: tuple[int, str] | None = None
@@ -193,6 +195,7 @@ class Emulator:
             unknown_types=self.config.unknown_types,
             unknown_share=self.config.unknown_share,
             excluded_types=self.config.unsupported_types,
+            bare_share=self.config.bare_share,
         )
         self._appended = 0
         self._last_moment = datetime.min.replace(tzinfo=timezone.utc)
