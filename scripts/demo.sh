@@ -4,7 +4,8 @@
 # With no credentials in the environment it reads the bundled Events API emulator; with
 # TAP_AUTH0_EVENTS_DOMAIN plus TAP_AUTH0_EVENTS_API_TOKEN (or _CLIENT_ID and _CLIENT_SECRET)
 # it reads that tenant. TARGET_DUCKDB_FILEPATH moves the warehouse (default
-# output/warehouse.duckdb); DEMO_EVENTS sizes the emulator's history.
+# output/warehouse.duckdb); DEMO_EVENTS sizes the emulator's history; DEMO_EMULATOR_ARGS adds
+# emulator options (e.g. "--max-connections 1 --bare-share 0.5", see tap-auth0-events-emulator --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,9 @@ mkdir -p output
 
 if [ -z "${TAP_AUTH0_EVENTS_API_TOKEN:-}${TAP_AUTH0_EVENTS_CLIENT_ID:-}" ]; then
   port_file=$(mktemp)
-  tap-auth0-events-emulator --port 0 --events "${DEMO_EVENTS:-5000}" --live-rate 2 --port-file "$port_file" &
+  # shellcheck disable=SC2086 # DEMO_EMULATOR_ARGS is a list of options, split on purpose
+  tap-auth0-events-emulator --port 0 --events "${DEMO_EVENTS:-5000}" --live-rate 2 --port-file "$port_file" \
+    ${DEMO_EMULATOR_ARGS:-} &
   emulator_pid=$!
   trap 'kill $emulator_pid 2>/dev/null || true; rm -f "$port_file"' EXIT
   for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.1; done

@@ -14,7 +14,7 @@ import email.utils
 import logging
 import re
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from enum import Enum
@@ -38,6 +38,12 @@ READ_CHUNK = 256 * 1024  # the most one read from the socket takes
 CONNECT_TIMEOUT = 10.0
 # The longest a Retry-After header makes the tap wait; a longer one is a server's mistake.
 MAX_RETRY_AFTER = 600.0
+# What the tap says when the tenant's connection limit answers HTTP 403 (Auth0's plans, per its docs).
+CONNECTION_LIMIT_ADVICE = (
+    "another connection to this tenant's Events API is open, and Auth0's plans allow 1 at a time "
+    "(Free), 4 (Self-service) or 8 (Enterprise). Close it (an `auth0 events subscribe`, another run "
+    "of this tap or another consumer of the Events API) or wait for the last run's connection to be released"
+)
 
 
 class Signal(Enum):
@@ -174,18 +180,21 @@ class EventFeed:
         return self._session.get(self._url, params=params, headers=headers, stream=True, timeout=self._timeouts)
 
     def _check_status(self, response: requests.Response) -> _Refused | None:
-        """The status-code policy: None for a stream to read; a `_Refused` to retry (429, 5xx), which
-        counts as a fault; an error for the rest."""
+        """The status-code policy: None for a stream to read; a `_Refused` to retry (429, 5xx, the
+        connection-limit 403), which counts as a fault; an error for the rest."""
         status = response.status_code
         if status == 200:
             return None
         detail = _error_detail(response)
         response.close()
         if status == 429:
-            retry_after = response.headers.get("Retry-After")
-            wait = _retry_after(retry_after)
+            headers = response.headers
+            wait = _rate_limit_wait(headers)
+            reset = headers.get("X-RateLimit-Reset")
+            reset = f", X-RateLimit-Reset: {reset[:40]}" if reset else ""
             self._log.warning("HTTP 429 rate limited by the Events API; retrying in %.1fs", wait)
-            return _Refused(f"HTTP 429 rate limited (Retry-After: {retry_after or 'none'})", wait, rate_limited=True)
+            retry_after = headers.get("Retry-After") or "none"
+            return _Refused(f"HTTP 429 rate limited (Retry-After: {retry_after}{reset})", wait, rate_limited=True)
         if status >= 500:
             self._log.warning("HTTP %d from the Events API%s; retrying", status, detail)
             return _Refused(f"HTTP {status}", wait=0.0, rate_limited=False)
@@ -193,6 +202,14 @@ class EventFeed:
             raise AuthenticationError(
                 f"HTTP 401 from the Events API{detail}: the token is missing, invalid or expired "
                 "(check api_token, or client_id/client_secret)"
+            )
+        if status == 403 and _is_connection_limit(response.text):
+            # The plan's limit on open connections: it passes when another connection closes.
+            self._log.warning("HTTP 403 from the Events API%s: the tenant's connection limit; retrying", detail)
+            return _Refused(
+                f"HTTP 403 Maximum concurrent event stream connections reached: {CONNECTION_LIMIT_ADVICE}",
+                wait=0.0,
+                rate_limited=False,
             )
         if status == 403:
             raise PermissionDeniedError(
@@ -269,7 +286,7 @@ class _Attempt:
     connected: bool = False  # answered 200
     progressed: bool = False  # the reader took an event or an offset from it (`EventFeed.advance`)
     rate_limited: bool = False  # answered 429
-    wait: float = 0.0  # what the server asked us to wait (Retry-After)
+    wait: float = 0.0  # what the server asked us to wait (Retry-After, X-RateLimit-Reset)
     retry_ms: int | None = None  # the stream's last `retry:`
     renewed_token: bool = False  # answered 401 and a new token was fetched: try again at once
 
@@ -348,6 +365,26 @@ def _bad_request_message(detail: str, asked_for: Sequence[str]) -> str:
         "selected: false in the catalog), or select every stream: without event_type filters the tenant "
         "sends only the types it has"
     )
+
+
+def _rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> float:
+    """Seconds to wait after a 429: its Retry-After, else until its X-RateLimit-Reset (epoch seconds,
+    as Auth0's SDKs read it), at most MAX_RETRY_AFTER; 1 s when neither is there or readable."""
+    retry_after = headers.get("Retry-After")
+    reset = headers.get("X-RateLimit-Reset", "").strip()
+    if retry_after or not (reset.isascii() and reset.isdigit()):
+        return _retry_after(retry_after, now)
+    seconds = float(reset) - (time.time() if now is None else now)
+    # A reset already past still waits a moment: a wait of 0 would read the 429's body as a stream.
+    return min(max(0.001, seconds), MAX_RETRY_AFTER)
+
+
+def _is_connection_limit(body: str) -> bool:
+    """True for the body of Auth0's 403 "Maximum concurrent event stream connections reached. Please close
+    existing connections.", told apart from the missing-scope 403 by its words, whatever the body's shape
+    (JSON with a `message`, a nested `error`, or plain text)."""
+    text = body[:2000].lower()
+    return "concurrent" in text and "connection" in text
 
 
 def _error_detail(response: requests.Response) -> str:

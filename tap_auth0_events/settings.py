@@ -13,12 +13,22 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 START_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_START_DATE_PATTERN = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+# start_date: ISO 8601 calendar dates, extended and basic form (see utc_start_date); the tail both share.
+_FRACTION_AND_ZONE = r"(?:[.,](?P<f>\d+))?)?)?(?P<z>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+_EXTENDED = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})(?:[Tt ](?P<h>\d{2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})"
+    + _FRACTION_AND_ZONE,
+    re.ASCII,
+)
+_BASIC = re.compile(
+    r"(?P<y>\d{4})(?P<mo>\d{2})(?P<d>\d{2})(?:[Tt](?P<h>\d{2})(?:(?P<mi>\d{2})(?:(?P<s>\d{2})" + _FRACTION_AND_ZONE,
+    re.ASCII,
+)
 _DOMAIN_PATTERN = r"[A-Za-z0-9.-]+(:\d+)?"
 Kind = Literal["string", "integer"]
 
@@ -95,8 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
         "start_date",
         "string",
         "Start date",
-        "Where a first run starts, as YYYY-MM-DDTHH:MM:SSZ (sent as from_timestamp). Without it a "
-        "first run starts at the moment it runs and records that moment in STATE.",
+        "Where a first run starts: an ISO 8601 date (2026-01-01, midnight UTC) or date-time with a zone "
+        "(2026-01-01T00:00:00Z, 2026-01-01T00:00:00.000Z, 2026-01-01T02:00:00+02:00), sent to Auth0 as "
+        "from_timestamp in UTC to the second (a fraction rounds down). Without it a first run starts at the "
+        "moment it runs and records that moment in STATE.",
     ),
     _seconds(
         "max_run_seconds",
@@ -241,20 +253,54 @@ def _consistency_problems(values: dict[str, Any]) -> list[str]:
     if not values["api_token"] and not (values["client_id"] and values["client_secret"]):
         problems.append("api_token: required, or both client_id and client_secret")
     if values["start_date"]:
-        problem = _start_date_problem(values["start_date"])
-        if problem:
+        try:
+            values["start_date"] = utc_start_date(values["start_date"])
+        except ValueError as problem:
             problems.append(f"start_date: {problem}")
     return problems
 
 
-def _start_date_problem(value: str) -> str | None:
-    if not re.fullmatch(_START_DATE_PATTERN, value):
-        return "must look like 2026-01-31T00:00:00Z (UTC, seconds, a Z at the end)"
+def utc_start_date(value: str) -> str:
+    """An ISO 8601 date or date-time with a zone as Auth0's `from_timestamp` takes it: UTC, whole
+    seconds, `YYYY-MM-DDTHH:MM:SSZ` (20 characters at most). A date is its midnight UTC; an offset is
+    converted; a fraction of a second rounds down. ValueError, in words, for anything else.
+
+    Calendar dates in the extended (2026-01-31T10:00:00+02:00) or basic (20260131T100000+0200) form,
+    the time to the hour, minute, second or a fraction of any length; a space is taken for the T, as
+    RFC 3339 allows. Parsed here rather than by `datetime.fromisoformat`, which takes far fewer
+    spellings on Python 3.10 than on 3.11."""
+    text = value.strip()
+    match = _EXTENDED.fullmatch(text) or _BASIC.fullmatch(text)
+    if match is None:
+        raise ValueError("must be an ISO 8601 date or date-time with a zone, e.g. 2026-01-31 or 2026-01-31T00:00:00Z")
+    parts = match.groupdict()
+    if parts["h"] is not None and parts["z"] is None:
+        raise ValueError("a date-time needs a zone: add Z for UTC (2026-01-31T00:00:00Z) or an offset such as +02:00")
     try:
-        datetime.strptime(value, START_DATE_FORMAT)
-    except ValueError:
-        return "not a real date and time"
-    return None
+        moment = datetime(
+            int(parts["y"]),
+            int(parts["mo"]),
+            int(parts["d"]),
+            int(parts["h"] or 0),
+            int(parts["mi"] or 0),
+            int(parts["s"] or 0),
+            tzinfo=_zone(parts["z"]),
+        )
+        utc = moment.astimezone(timezone.utc)  # the fraction is dropped: rounds down
+    except (ValueError, OverflowError):
+        raise ValueError("not a real date and time") from None
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+
+
+def _zone(text: str | None) -> timezone:
+    """`Z`, `+HH`, `+HH:MM` or `+HHMM` (ValueError past 23:59)."""
+    if text is None or text in "Zz":
+        return timezone.utc
+    hours, minutes = int(text[1:3]), int(text[3:].lstrip(":") or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("offset out of range")
+    offset = timedelta(hours=hours, minutes=minutes)
+    return timezone(-offset if text[0] == "-" else offset)
 
 
 def _api_url_problem(url: str) -> str | None:

@@ -4,6 +4,7 @@ types the tenant does not have, an error no connection gets past, and test event
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -268,6 +269,7 @@ def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
             *("--unknown-types", "role.created", "--unknown-share", "0.2"),
             *("--unsupported-types", "group.created,group.deleted", "--error-at", "40:processing_error"),
             *("--test-event-share", "0.05", "--heartbeat-seconds", "0.2"),
+            *("--bare-share", "1", "--max-connections", "1", "--token-ttl-seconds", "30"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -290,6 +292,14 @@ def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
         assert not {e["type"] for e in events} & {"group.created", "group.deleted"}
         assert any(e.get("a0purpose") == "test" for e in events)
         assert encode_offset(39) == answer.frames[-1].data["error"]["offset"]
+        assert not any("context" in e["data"] or "previous_object" in e["data"] for e in events)
+        grant = {"grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": "emulator-secret"}
+        assert requests.post(f"{url}/oauth/token", json=grant, timeout=10).json()["expires_in"] == 30
+        with socket.create_connection(("127.0.0.1", int(port_file.read_text())), timeout=10) as held:
+            held.sendall(f"GET /api/v2/events HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+            assert held.recv(12) == b"HTTP/1.1 200"
+            limited = get(url, params=FROM_START)
+        assert limited.status == 403 and "Maximum concurrent event stream connections" in limited.body["message"]
     finally:
         process.terminate()
         process.wait(timeout=10)

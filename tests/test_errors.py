@@ -58,7 +58,7 @@ def test_rate_limits_and_server_errors_are_retried(tmp_path: Path, emulator: Emu
 @pytest.mark.parametrize(
     ("setting", "value", "phrase"),
     [
-        ("start_date", "2026-01-01", "start_date"),
+        ("start_date", "2026-01-01T00:00:00", "start_date"),
         ("api_url", "http://example.com", "api_url"),
         ("api_token", None, "api_token"),
         ("max_run_seconds", -5, "max_run_seconds"),

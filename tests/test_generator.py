@@ -499,3 +499,15 @@ def test_excluded_types_are_never_chosen_and_the_world_stays_coherent() -> None:
     assert generator.world.groups == {} and generator.world.organization_connections == {}
     with pytest.raises(ValueError, match="no type"):
         EventGenerator(excluded_types={"user.created", "organization.created", "group.created", "connection.created"})
+
+
+def test_bare_events_carry_neither_context_nor_previous_object_and_change_nothing_else() -> None:
+    """As in Auth0's own SDK tests; the share is an option, and off it draws nothing (same events)."""
+    generator = EventGenerator(seed=11, bare_share=0.5)
+    emitted = generator.generate(4000)
+    bare = [event for event in emitted if "context" not in event["data"] and "previous_object" not in event["data"]]
+    assert 0.45 < len(bare) / len(emitted) < 0.6  # half, plus the usual ones without context
+    assert any(event["type"].endswith(".updated") for event in bare)
+    assert all(TIME.match(event["time"]) and event["time"][-5] == "." for event in bare), "milliseconds"
+    assert replay(emitted, []) == world_state(generator)
+    assert EventGenerator(seed=11, bare_share=0.0).generate(500) == EventGenerator(seed=11).generate(500)

@@ -1,16 +1,23 @@
 """Property tests (hypothesis) of the engine's pure logic: where each stream starts, the time bound,
-and how long a Retry-After header makes the tap wait."""
+how long a 429's headers make the tap wait, and which 403 is the connection limit."""
 
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tap_auth0_events.connection import MAX_RETRY_AFTER, StartPosition, _retry_after
+from tap_auth0_events.connection import (
+    MAX_RETRY_AFTER,
+    StartPosition,
+    _is_connection_limit,
+    _rate_limit_wait,
+    _retry_after,
+)
 from tap_auth0_events.run import TimeBound
 from tap_auth0_events.settings import START_DATE_FORMAT
 from tap_auth0_events.sync import plan_positions
@@ -180,3 +187,50 @@ def test_any_other_retry_after_waits_one_second_or_its_date(header: str) -> None
     assert 0.0 <= wait <= MAX_RETRY_AFTER
     if not header.strip() or not any(char.isdigit() for char in header):
         assert wait == 1.0
+
+
+# -- X-RateLimit-Reset -------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**12))
+def test_x_ratelimit_reset_without_retry_after_waits_until_then_up_to_the_cap(delta: int) -> None:
+    now = NOW.timestamp()
+    headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now) + delta)}
+    wait = _rate_limit_wait(headers, now=now)
+    assert wait == min(max(0.001, float(delta)), MAX_RETRY_AFTER)
+    assert wait > 0.0, "a 429 always waits, or its body would be read as a stream"
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6))
+def test_retry_after_wins_over_x_ratelimit_reset(retry_after: int, delta: int) -> None:
+    now = NOW.timestamp()
+    headers = {"Retry-After": str(retry_after), "X-RateLimit-Reset": str(int(now) + delta)}
+    assert _rate_limit_wait(headers, now=now) == min(float(retry_after), MAX_RETRY_AFTER)
+
+
+@given(st.text(max_size=30))
+def test_an_unreadable_x_ratelimit_reset_waits_one_second(reset: str) -> None:
+    assume(not (reset.strip().isascii() and reset.strip().isdigit()))
+    assert _rate_limit_wait({"X-RateLimit-Reset": reset}, now=NOW.timestamp()) == 1.0
+    assert _rate_limit_wait({}, now=NOW.timestamp()) == 1.0
+
+
+# -- the two 403s ------------------------------------------------------------------------------
+
+LIMIT_MESSAGE = "Maximum concurrent event stream connections reached. Please close existing connections."
+SCOPE_MESSAGE = "Insufficient scope; expected any of: read:events."
+
+
+@given(st.sampled_from([str.upper, str.lower, str.title, str]))
+def test_the_connection_limit_403_is_told_apart_from_the_scope_403_in_any_body(case: Callable[[str], str]) -> None:
+    limit, scope = case(LIMIT_MESSAGE), case(SCOPE_MESSAGE)
+    for message, is_limit in ((limit, True), (scope, False)):
+        bodies = [
+            f'{{"statusCode":403,"error":"Forbidden","message":"{message}"}}',
+            f'{{"statusCode":403,"error":"Forbidden","message":"{message}","errorCode":"insufficient_scope"}}',
+            f'{{"error":{{"code":"forbidden","message":"{message}"}}}}',
+            message,
+        ]
+        for body in bodies:
+            assert _is_connection_limit(body) is is_limit, body
+    assert not _is_connection_limit("")

@@ -36,6 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-ms", type=int, default=500)
     parser.add_argument("--chunked", action="store_true", help="send the stream with chunked transfer encoding")
     parser.add_argument("--port-file", help="write the chosen port here once listening")
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        help="at most this many event streams open at once; one more answers Auth0's HTTP 403 \"Maximum "
+        "concurrent event stream connections reached\" (Auth0's plans: Free 1, Self-service 4, Enterprise 8)",
+    )
+    parser.add_argument(
+        "--token-ttl-seconds",
+        type=int,
+        default=86400,
+        help="lifetime of tokens from POST /oauth/token (client-credentials grant) (default %(default)s)",
+    )
     tenant = parser.add_argument_group("what the tenant sends")
     tenant.add_argument(
         "--unknown-types",
@@ -65,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
         help='share of generated events that are test events ("a0purpose": "test") (default %(default)s)',
     )
     tenant.add_argument(
+        "--bare-share",
+        type=float,
+        default=0.0,
+        help="share of generated events with neither context nor previous_object, as in Auth0's own SDK "
+        "tests (default %(default)s: only the generator's usual ones)",
+    )
+    tenant.add_argument(
         "--error-at",
         type=_error_at,
         metavar="INDEX:CODE",
@@ -88,6 +107,9 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         unsupported_types=frozenset(args.unsupported_types),
         test_event_share=args.test_event_share,
         error_at=args.error_at,
+        bare_share=args.bare_share,
+        max_connections=args.max_connections,
+        token_ttl_seconds=args.token_ttl_seconds,
     )
 
 

@@ -377,8 +377,11 @@ class EventGenerator:
         unknown_types: Iterable[str] = (),
         unknown_share: float = UNKNOWN_TYPE_SHARE,
         excluded_types: Iterable[str] = (),
+        bare_share: float = 0.0,
     ) -> None:
         """`test_event_share`: share of test events among unforced events (0: none).
+        `bare_share`: share of events sent with neither `context` nor `previous_object`, as in Auth0's
+        own SDK tests (0: none beyond the usual ones; the same seed then gives the same events).
         `unknown_types`: event types outside EVENT_TYPES; a share `unknown_share` of the unforced
         events is of one of them. `excluded_types`: types never chosen at random (a tenant without
         them); forcing one still works.
@@ -392,6 +395,7 @@ class EventGenerator:
             raise ValueError(f"unknown_types must not name known event types: {', '.join(known)}.")
         self.unknown_share = unknown_share if self.unknown_types else 0.0
         self.excluded_types = frozenset(excluded_types)
+        self.bare_share = bare_share
         if not {"user.created", "organization.created", "group.created", "connection.created"} - self.excluded_types:
             raise ValueError("excluded_types leaves no type that can start a tenant's history.")
         self._allowed = [event_type not in self.excluded_types for event_type in EVENT_TYPES]
@@ -447,9 +451,10 @@ class EventGenerator:
         else:
             obj, previous = self._unknown_object(event_type), None
         data: Obj = {"object": obj}
-        if previous is not None and self._new_shape:
+        bare = bool(self.bare_share) and rng.random() < self.bare_share  # no draw when the share is 0
+        if previous is not None and self._new_shape and not bare:
             data["previous_object"] = previous
-        if rng.random() >= NO_CONTEXT_SHARE:
+        if not bare and rng.random() >= NO_CONTEXT_SHARE:
             data["context"] = self._context(event_type)
         self.events_emitted += 1
         event = {

@@ -20,6 +20,7 @@ import bisect
 import collections
 import contextlib
 import json
+import math
 import re
 import secrets
 import socket
@@ -88,6 +89,9 @@ class ConnectionPlan:
 
     status: int | None = None
     retry_after: str | None = None
+    # With status 429: also send X-RateLimit-Limit/-Remaining/-Reset, the reset this many seconds
+    # from now (whole epoch seconds, rounded up), as Auth0's rate limiter does.
+    rate_limit_reset: float | None = None
     after_events: int = 0
     action: str = "none"
     silent_seconds: float = 60.0
@@ -119,6 +123,8 @@ class EmulatorConfig:
     unknown_share: float = UNKNOWN_TYPE_SHARE
     # Share of generated events that are test events ("a0purpose": "test", made-up users).
     test_event_share: float = TEST_EVENT_SHARE
+    # Share of generated events with neither `context` nor `previous_object` (as in Auth0's SDK tests).
+    bare_share: float = 0.0
     # (seq, code): every connection that reaches the event at log position `seq` (and would send
     # it) sends `event: error` with `code` instead, its offset the position before, and closes.
     error_at: tuple[int, str] | None = None
@@ -128,6 +134,10 @@ class EmulatorConfig:
     clients: dict[str, str] = field(default_factory=lambda: {"emulator-client": "emulator-secret"})
     client_scopes: list[str] = field(default_factory=lambda: ["read:events"])
     token_ttl_seconds: int = 86400
+    # At most this many event streams open at once (Auth0's plans: Free 1, Self-service 4,
+    # Enterprise 8); one more answers Auth0's 403 "Maximum concurrent event stream connections
+    # reached". None: no limit. A stream counts until the server notices its client has gone.
+    max_connections: int | None = None
 
 
 class EventLog:
@@ -171,6 +181,7 @@ class Emulator:
         self.tokens: dict[str, tuple[list[str], float]] = {}  # issued token -> (scopes, expiry epoch)
         self.revoked: set[str] = set()  # static tokens made to expire
         self.token_requests = 0
+        self.open_streams = 0  # event streams answered 200 and not yet closed
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._generator = EventGenerator(
@@ -180,6 +191,7 @@ class Emulator:
             unknown_types=self.config.unknown_types,
             unknown_share=self.config.unknown_share,
             excluded_types=self.config.unsupported_types,
+            bare_share=self.config.bare_share,
         )
         self._appended = 0
         self._last_moment = datetime.min.replace(tzinfo=timezone.utc)
@@ -270,6 +282,19 @@ class Emulator:
         with self._lock:
             self.tokens = {token: (scopes, 0.0) for token, (scopes, _) in self.tokens.items()}
             self.revoked.update(self.config.api_tokens)
+
+    def claim_stream(self) -> bool:
+        """Count one more open event stream; False when `max_connections` are already open."""
+        with self._lock:
+            limit = self.config.max_connections
+            if limit is not None and self.open_streams >= limit:
+                return False
+            self.open_streams += 1
+            return True
+
+    def release_stream(self) -> None:
+        with self._lock:
+            self.open_streams -= 1
 
     def queue(self, *plans: ConnectionPlan) -> None:
         with self._lock:
@@ -397,9 +422,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str, error_code: str, headers: dict[str, str] | None = None) -> None:
+    def _error(self, status: int, message: str, error_code: str | None, headers: dict[str, str] | None = None) -> None:
         reason = self.responses.get(status, ("Error",))[0]
-        body = {"statusCode": status, "error": reason, "message": message, "errorCode": error_code}
+        body: dict[str, Any] = {"statusCode": status, "error": reason, "message": message}
+        if error_code is not None:
+            body["errorCode"] = error_code
         self.close_connection = True
         self._json(status, body, headers)
 
@@ -419,13 +446,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "from_timestamp": from_timestamp,
                 "last_event_id": last_event_id is not None,
                 "at": time.monotonic(),
+                "time": time.time(),
             }
         )
         plan = emulator.next_plan()
         if plan is not None and plan.status is not None:
             emulator.requests[-1]["status"] = plan.status
-            headers = {"Retry-After": plan.retry_after} if plan.retry_after is not None else None
-            self._error(plan.status, f"planned status {plan.status}", "planned", headers)
+            self._planned_status(plan)
             return
         scopes = emulator.scopes_for(self.headers.get("Authorization"))
         if scopes is None:
@@ -449,6 +476,35 @@ class _Handler(BaseHTTPRequestHandler):
         start = self._start_index(from_offset, from_timestamp)
         if start is None:
             return
+        if not emulator.claim_stream():
+            emulator.requests[-1]["status"] = 403
+            # The message is Auth0's (Management API OpenAPI description); its errorCode is not documented.
+            self._error(
+                403, "Maximum concurrent event stream connections reached. Please close existing connections.", None
+            )
+            return
+        try:
+            self._stream(start, frozenset(types), plan)
+        finally:
+            emulator.release_stream()
+
+    def _planned_status(self, plan: ConnectionPlan) -> None:
+        assert plan.status is not None
+        headers: dict[str, str] = {}
+        if plan.retry_after is not None:
+            headers["Retry-After"] = plan.retry_after
+        message = f"planned status {plan.status}"
+        if plan.status == 429 and plan.rate_limit_reset is not None:
+            reset = math.ceil(time.time() + plan.rate_limit_reset)
+            headers.update({"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+            self.server.emulator.requests[-1]["rate_limit_reset"] = reset
+            message = (
+                "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers."
+            )
+        self._error(plan.status, message, "planned", headers)
+
+    def _stream(self, start: int, types: frozenset[str], plan: ConnectionPlan | None) -> None:
+        emulator = self.server.emulator
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -461,7 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         with contextlib.suppress(_Closed, ConnectionError, OSError):
-            _Stream(self, start, frozenset(types), plan).run()
+            _Stream(self, start, types, plan).run()
 
     def _start_index(self, from_offset: str | None, from_timestamp: str | None) -> int | None:
         emulator = self.server.emulator
