@@ -41,6 +41,9 @@ MODELS = (
     "current_groups",
     "current_group_members",
     "current_connections",
+    "current_organization_connections",
+    "current_group_roles",
+    "current_organization_group_roles",
 )
 # The models' building blocks (incremental tables too): the newest event per key, deletions included.
 INTERMEDIATE = (
@@ -52,6 +55,9 @@ INTERMEDIATE = (
     "int_organization_member_roles",
     "int_group_memberships",
     "int_connections",
+    "int_organization_connections",
+    "int_group_roles",
+    "int_organization_group_roles",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
