@@ -55,6 +55,9 @@ MODELS = (
     "group_members_history",
     "group_roles_history",
     "organization_group_roles_history",
+    # Day by day (UTC).
+    "daily_users",
+    "daily_organization_members",
 )
 # The models' building blocks (incremental tables too): the newest event per key, deletions included.
 INTERMEDIATE = (
