@@ -41,6 +41,23 @@ MODELS = (
     "current_groups",
     "current_group_members",
     "current_connections",
+    "current_organization_connections",
+    "current_group_roles",
+    "current_organization_group_roles",
+    # Type-2 history: every version of each entity and relation.
+    "users_history",
+    "organizations_history",
+    "groups_history",
+    "connections_history",
+    "organization_members_history",
+    "organization_member_roles_history",
+    "organization_connections_history",
+    "group_members_history",
+    "group_roles_history",
+    "organization_group_roles_history",
+    # Day by day (UTC).
+    "daily_users",
+    "daily_organization_members",
 )
 # The models' building blocks (incremental tables too): the newest event per key, deletions included.
 INTERMEDIATE = (
@@ -52,6 +69,10 @@ INTERMEDIATE = (
     "int_organization_member_roles",
     "int_group_memberships",
     "int_connections",
+    "int_organization_connections",
+    "int_group_roles",
+    "int_organization_group_roles",
+    "int_history_events",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
