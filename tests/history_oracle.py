@@ -15,6 +15,7 @@ Nothing here reads the warehouse: `check_*` functions take a `rows(sql)` callabl
 from __future__ import annotations
 
 import copy
+import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -439,6 +440,22 @@ def check_history_against_world(rows: Rows, schema: str, shots: Iterable[Snapsho
             assert got == want, _diff(f"{when}: {family.history} at {shot.moment} against the world", got, want)
             checked += len(want)
     return checked
+
+
+def instants(rng: random.Random, events: list[dict[str, Any]], count: int) -> list[datetime]:
+    """Random instants over the events' span: some exactly at an event's time (where one version
+    ends and the next begins), some a millisecond before one, some anywhere."""
+    times = sorted({parse_time(event["time"]) for event in events})
+    chosen = []
+    for _ in range(count):
+        kind = rng.randrange(3)
+        if kind == 0:
+            chosen.append(rng.choice(times))
+        elif kind == 1:
+            chosen.append(rng.choice(times) - timedelta(milliseconds=1))
+        else:
+            chosen.append(times[0] + (times[-1] - times[0]) * rng.random())
+    return chosen
 
 
 def day_end(day: date) -> datetime:

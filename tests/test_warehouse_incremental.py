@@ -1,18 +1,29 @@
-"""Incremental dbt runs equal a full rebuild, round after round, on DuckDB and on PostgreSQL.
+"""Incremental dbt runs equal a full rebuild and the tenant's history, round after round, on DuckDB
+and on PostgreSQL.
 
-A generator of our own (its world is the truth) plays random rounds of a tenant's life: new
-users, organizations, groups, memberships and roles, updates, deletions, entities deleted and
-created again with the same id, test events (`"a0purpose": "test"`, the generator's and forged
-deletions of existing users, which the models must ignore). Each round's events reach the emulator in a shuffled order,
-in two deliveries: first the newer part (plus copies of events from earlier rounds, delivered
-again), then the older part, which arrives after newer events of the same entities have been
-applied: late events. After each delivery the real tap reads the emulator into the real
-loader (`tap-auth0-events | target-...`, with the loader's settings from meltano.yml and the
-STATE handed on), and `dbt run` updates the models incrementally. Then every model, the
-intermediate ones included, must equal row for row a `--full-refresh` build of the same raw
-tables into another schema (every column but `applied_at`, the time of the run that applied
-the row, which a full refresh sets to its own); and after the second delivery, when every event of
-the round has arrived, the current-state models must hold what the generator's world holds.
+A generator of our own (its world is the truth) plays random rounds of a tenant's life
+(tests/tenant_life.py): new users, organizations, groups, memberships and roles, updates,
+deletions, entities deleted and created again with the same id, test events (`"a0purpose":
+"test"`, the generator's and forged deletions of existing users, which the models must ignore);
+now and then it copies its world, with the instant. Each round's events reach the emulator in a
+shuffled order, in two deliveries: first the newer part (plus copies of events from earlier
+rounds, delivered again), then the older part, which arrives after newer events of the same
+entities have been applied: late events, which split or shorten versions already built. After
+each delivery the real tap reads the emulator into the real loader (`tap-auth0-events |
+target-...`, with the loader's settings from meltano.yml and the STATE handed on), and `dbt run`
+updates the models incrementally. Then:
+
+- every model (current, history, daily, intermediate) equals row for row a `--full-refresh` build
+  of the same raw tables into another schema (every column but `applied_at`, the time of the run
+  that applied the row, which a full refresh sets to its own);
+- every history table holds exactly the versions the oracle (tests/history_oracle.py) derives from
+  the events the emulator holds, and the point-in-time filter gives the oracle's state at random
+  instants (at an event's time, a millisecond before one, anywhere); the daily models hold the
+  oracle's counts at the end of every day; the versions in effect are the current models.
+
+After the second delivery, when every event of the round has arrived, the current-state models
+must hold what the generator's world holds, and the history tables, at each instant the world was
+copied (this round's and the earlier rounds'), what it held then.
 
 dbt runs in one long-lived process (tests/dbt_driver.py) so that each call costs the run, not
 dbt's start-up.
@@ -28,7 +39,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +48,8 @@ import yaml
 from conftest import TOKEN, fast_config
 from history_oracle import (
     FAMILIES,
-    Oracle,
-    check_daily,
     check_history_against_world,
-    check_history_at,
-    check_history_equals_current,
     check_oracle_against_world,
-    check_versions,
-    parse_time,
 )
 from tenant_life import FORCED, Tenant
 from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
@@ -53,6 +57,7 @@ from warehouse_helpers import (
     INTERMEDIATE,
     MODELS,
     ROOT,
+    check_history_models,
     check_models,
     check_raw_tables,
     clean_environ,
@@ -291,38 +296,11 @@ def check_equal_to_full_refresh(warehouse: Warehouse, when: str) -> None:
             )
 
 
-def instants(rng: random.Random, events: list[dict[str, Any]], count: int) -> list[datetime]:
-    """Random instants over the events' span: some exactly at an event's time (where one version
-    ends and the next begins), some a millisecond before one, some anywhere."""
-    times = sorted({parse_time(event["time"]) for event in events})
-    chosen = []
-    for _ in range(count):
-        kind = rng.randrange(3)
-        if kind == 0:
-            chosen.append(rng.choice(times))
-        elif kind == 1:
-            chosen.append(rng.choice(times) - timedelta(milliseconds=1))
-        else:
-            chosen.append(times[0] + (times[-1] - times[0]) * rng.random())
-    return chosen
-
-
-def check_history(warehouse: Warehouse, oracle: Oracle, rng: random.Random, when: str) -> None:
-    """The history and daily models against the oracle of the events loaded so far."""
-    rows, schema = warehouse.rows, warehouse.schema
-    assert check_versions(rows, schema, oracle, when) > 0
-    assert check_history_at(rows, schema, oracle, instants(rng, oracle.events, INSTANTS), when) > 0
-    assert check_daily(rows, schema, oracle, when) >= 1
-    assert check_history_equals_current(rows, schema) > 0
-
-
 def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehouse, tmp_path: Path) -> None:
     rng = random.Random(SEED)
-    checks = random.Random(SEED + 1)  # the instants checked: apart, so that the events stay the same
     emulator = Emulator(fast_config(initial_events=0)).start()
     tenant = Tenant(rng, emulator.config.tenant)
     delivered: list[dict[str, Any]] = []
-    arrived: list[dict[str, Any]] = []  # every event appended to the emulator, copies included
     try:
         for round_number in range(1, ROUNDS + 1):
             batch = tenant.events(400 if round_number == 1 else rng.randrange(80, 200))
@@ -338,7 +316,6 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
                 rng.shuffle(part)
                 for event in part:
                     emulator.append_event(event)
-                arrived.extend(part)
                 load(warehouse, emulator, tmp_path)
                 # DuckDB's loader may drop a test event (see check_raw_tables); never another one.
                 test_events_kept = check_raw_tables(
@@ -346,13 +323,13 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
                 )
                 warehouse.dbt.run(warehouse.models_env(warehouse.schema))
                 check_equal_to_full_refresh(warehouse, when)
-                check_history(warehouse, Oracle(arrived), checks, when)
+                oracle = check_history_models(warehouse.rows, warehouse.schema, emulator, when, INSTANTS)
             delivered.extend(batch)
             check_models(warehouse.rows, warehouse.schema, expected_from_worlds([tenant.world]))
             # Every event up to now has arrived: the history at each instant the world was copied
             # (this round's and the earlier ones', which later events must not have disturbed).
             for shot in tenant.snapshots:
-                check_oracle_against_world(Oracle(arrived), shot)
+                check_oracle_against_world(oracle, shot)
             assert check_history_against_world(warehouse.rows, warehouse.schema, tenant.snapshots, when) > 0
         # The rounds did exercise what they are for.
         assert tenant.recreated >= 2, "entities were deleted and created again"

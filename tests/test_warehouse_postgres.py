@@ -23,6 +23,7 @@ from warehouse_helpers import (
     STREAMS,
     Pipeline,
     base_tables,
+    check_history_models,
     check_models,
     check_raw_tables,
     check_scenario_outcomes,
@@ -140,6 +141,12 @@ def test_current_state_models_equal_the_emulators_world(pipeline: Pipeline) -> N
     warehouse = pipeline.warehouse
     check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))
     check_scenario_outcomes(warehouse.rows, warehouse.schema, pipeline.scenario)
+
+
+def test_history_models_follow_the_events_and_end_in_the_current_models(pipeline: Pipeline) -> None:
+    # The seeded history plus the life cycles delivered newest first, one event twice.
+    warehouse = pipeline.warehouse
+    check_history_models(warehouse.rows, warehouse.schema, pipeline.scenario.emulator, "postgres pipeline")
 
 
 def test_dbt_tests_on_the_keys_pass(pipeline: Pipeline) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import re
 import secrets
 import string
@@ -22,7 +23,16 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from conftest import TOKEN, fast_config
-from history_oracle import DAILY_MODELS, HISTORY_MODELS
+from history_oracle import (
+    DAILY_MODELS,
+    HISTORY_MODELS,
+    Oracle,
+    check_daily,
+    check_history_at,
+    check_history_equals_current,
+    check_versions,
+    instants,
+)
 
 from tap_auth0_events.emulator.generator import EventGenerator, World
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
@@ -283,6 +293,24 @@ def expected_from_worlds(worlds: list[World]) -> Expected:
 
 
 # -- checks ---------------------------------------------------------------------------------------------
+
+
+def logged_events(emulator: Emulator) -> list[dict[str, Any]]:
+    """Every event of the emulator's log, whole, in log order (copies delivered again included)."""
+    return [json.loads(stored.frame.split(b"\ndata: ", 1)[1])["event"] for stored in emulator.log.events]
+
+
+def check_history_models(rows: Rows, schema: str, emulator: Emulator, when: str, count: int = 12) -> Oracle:
+    """The history and daily models against the oracle of the emulator's whole log: every version,
+    the state at `count` random instants, every day; and the versions in effect are the current
+    models. Returns the oracle."""
+    oracle = Oracle(logged_events(emulator))
+    assert check_versions(rows, schema, oracle, when) > 0
+    moments = instants(random.Random(len(oracle.events)), oracle.events, count)
+    assert check_history_at(rows, schema, oracle, moments, when) > 0
+    assert check_daily(rows, schema, oracle, when) >= 1
+    assert check_history_equals_current(rows, schema) > 0
+    return oracle
 
 
 def expected_event_ids(emulator: Emulator) -> dict[str, set[str]]:
