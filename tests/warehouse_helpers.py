@@ -70,6 +70,9 @@ INTERMEDIATE = (
     "int_organization_member_roles",
     "int_group_memberships",
     "int_connections",
+    "int_organization_connections",
+    "int_group_roles",
+    "int_organization_group_roles",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")

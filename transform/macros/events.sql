@@ -64,10 +64,13 @@
   {{ return([
       'user_created', 'user_updated', 'user_deleted',
       'organization_created', 'organization_updated', 'organization_deleted',
+      'organization_connection_added', 'organization_connection_updated', 'organization_connection_removed',
       'organization_member_added', 'organization_member_deleted',
       'organization_member_role_assigned', 'organization_member_role_deleted',
+      'organization_group_role_assigned', 'organization_group_role_deleted',
       'group_created', 'group_updated', 'group_deleted',
       'group_member_added', 'group_member_deleted',
+      'group_role_assigned', 'group_role_deleted',
       'connection_created', 'connection_updated', 'connection_deleted',
   ]) }}
 {%- endmacro %}

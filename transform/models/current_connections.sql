@@ -6,16 +6,7 @@
           indexes=key_indexes(['connection_id'])) }}
 select
     connection_id,
-    {{ json_text('payload', ['name']) }} as name,
-    {{ json_text('payload', ['display_name']) }} as display_name,
-    {{ json_text('payload', ['strategy']) }} as strategy,
-    cast({{ json_text('payload', ['is_domain_connection']) }} as boolean) as is_domain_connection,
-    cast({{ json_text('payload', ['show_as_button']) }} as boolean) as show_as_button,
-    cast({{ json_text('payload', ['authentication', 'active']) }} as boolean) as authentication_active,
-    {{ json_value('payload', ['enabled_clients']) }} as enabled_clients,
-    {{ json_value('payload', ['realms']) }} as realms,
-    {{ json_value('payload', ['metadata']) }} as metadata,
-    {{ json_value('payload', ['options']) }} as options,
+    {{ connection_attributes('payload') }},
     created_at,
     event_time as updated_at,
     payload as connection_object,

@@ -4,12 +4,7 @@
           indexes=key_indexes(['group_id'])) }}
 select
     group_id,
-    {{ json_text('payload', ['name']) }} as name,
-    {{ json_text('payload', ['type']) }} as group_type,
-    {{ json_text('payload', ['external_id']) }} as external_id,
-    {{ json_text('payload', ['connection_id']) }} as connection_id,
-    {{ json_text('payload', ['organization_id']) }} as organization_id,
-    {{ to_timestamp(json_text('payload', ['created_at'])) }} as created_at,
+    {{ group_attributes('payload') }},
     object_updated_at as updated_at,
     payload as group_object,
     event_id as last_event_id,

@@ -4,10 +4,7 @@
           indexes=key_indexes(['organization_id'])) }}
 select
     organization_id,
-    {{ json_text('payload', ['name']) }} as name,
-    {{ json_text('payload', ['display_name']) }} as display_name,
-    {{ json_value('payload', ['metadata']) }} as metadata,
-    {{ json_value('payload', ['branding']) }} as branding,
+    {{ organization_attributes('payload') }},
     created_at,
     event_time as updated_at,
     payload as organization_object,
