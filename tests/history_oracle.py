@@ -175,6 +175,7 @@ FAMILIES: tuple[Family, ...] = (
         "group_roles",
         "group.role",
         (("group_id", ("group", "id")), ("role_id", ("role", "id"))),
+        (("role_name", lambda o: _path(o, ("role", "name"))),),
     ),
     Family(
         "organization_group_roles",
@@ -184,6 +185,7 @@ FAMILIES: tuple[Family, ...] = (
             ("group_id", ("group", "id")),
             ("role_id", ("role", "id")),
         ),
+        (("role_name", lambda o: _path(o, ("role", "name"))),),
     ),
 )
 FAMILY = {family.name: family for family in FAMILIES}
