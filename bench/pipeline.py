@@ -539,11 +539,15 @@ def cost_table(results: list[Result]) -> str:
 def model_breakdown(results: list[Result]) -> str:
     """Where each dbt stage's time went: its models, slowest first (threads overlap them)."""
     lines = []
+    history = 0
     for result in results:
+        if result.stage.endswith(":full"):
+            history = result.events
         if result.model_seconds:
             shown = sorted(result.model_seconds.items(), key=lambda item: -item[1])
             lines.append(
-                f"- {result.stage} at {result.events:,}: " + ", ".join(f"{name} {sec:.2f}" for name, sec in shown)
+                f"- {result.stage}, {history:,} events of history: "
+                + ", ".join(f"{name} {sec:.2f}" for name, sec in shown)
             )
     return "\n".join(lines)
 
