@@ -363,7 +363,9 @@ def compared_attributes(rows: Rows, schema: str, family: Family) -> list[str]:
     return wanted
 
 
-def model_state_at(rows: Rows, schema: str, family: Family, columns: list[str], moment: datetime) -> dict:
+def model_state_at(
+    rows: Rows, schema: str, family: Family, columns: list[str], moment: datetime
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     """The history table through the documented point-in-time filter: key -> compared columns."""
     selected = ", ".join([*family.key_columns, *columns])
     found = rows(
@@ -376,7 +378,7 @@ def model_state_at(rows: Rows, schema: str, family: Family, columns: list[str], 
     return state
 
 
-def _diff(label: str, got: dict, want: dict) -> str:
+def _diff(label: str, got: dict[Any, Any], want: dict[Any, Any]) -> str:
     extra = sorted(set(got) - set(want))[:3]
     missing = sorted(set(want) - set(got))[:3]
     wrong = sorted(key for key in set(got) & set(want) if got[key] != want[key])[:3]
