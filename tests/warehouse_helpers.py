@@ -55,6 +55,17 @@ CURRENT = (
     "current_organization_connections",
     "current_group_roles",
     "current_organization_group_roles",
+    # Type-2 history: every version of each entity and relation.
+    "users_history",
+    "organizations_history",
+    "groups_history",
+    "connections_history",
+    "organization_members_history",
+    "organization_member_roles_history",
+    "organization_connections_history",
+    "group_members_history",
+    "group_roles_history",
+    "organization_group_roles_history",
 )
 HISTORY = HISTORY_MODELS  # one type-2 table per entity and relation (tests/history_oracle.py)
 DAILY = DAILY_MODELS
@@ -73,6 +84,7 @@ INTERMEDIATE = (
     "int_organization_connections",
     "int_group_roles",
     "int_organization_group_roles",
+    "int_history_events",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")
