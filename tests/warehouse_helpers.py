@@ -55,17 +55,6 @@ CURRENT = (
     "current_organization_connections",
     "current_group_roles",
     "current_organization_group_roles",
-    # Type-2 history: every version of each entity and relation.
-    "users_history",
-    "organizations_history",
-    "groups_history",
-    "connections_history",
-    "organization_members_history",
-    "organization_member_roles_history",
-    "organization_connections_history",
-    "group_members_history",
-    "group_roles_history",
-    "organization_group_roles_history",
 )
 HISTORY = HISTORY_MODELS  # one type-2 table per entity and relation (tests/history_oracle.py)
 DAILY = DAILY_MODELS
