@@ -15,6 +15,7 @@ Nothing here reads the warehouse: `check_*` functions take a `rows(sql)` callabl
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -258,7 +259,25 @@ class Oracle:
         return max(parse_time(event["time"]) for event in self.events)
 
     def versions(self, name: str) -> list[Version]:
-        """Every version of the family, in key and time order (an empty one, [t, t), left out)."""
+        """Every version of the family, in key and time order (an empty one, [t, t), left out).
+
+        A member's role counts only while the user is a member of the organization (as in
+        current_organization_member_roles): its versions are cut to the membership's lives."""
+        found = self._own_versions(name)
+        if name != "organization_member_roles":
+            return found
+        lives = self._lives("organization_members")
+        held = []
+        for version in found:
+            for start, end in lives.get(version.key[:2], []):
+                valid_from = max(version.valid_from, start)
+                ends = [moment for moment in (version.valid_to, end) if moment is not None]
+                valid_to = min(ends) if ends else None
+                if valid_to is None or valid_to > valid_from:
+                    held.append(dataclasses.replace(version, valid_from=valid_from, valid_to=valid_to))
+        return held
+
+    def _own_versions(self, name: str) -> list[Version]:
         found = []
         for key, changes in sorted(self.changes[name].items()):
             for this, after in zip(changes, [*changes[1:], None], strict=True):
@@ -270,6 +289,17 @@ class Oracle:
                 found.append(Version(key, this.time, valid_to, this.event_id, this.event_type, this.payload))
         return found
 
+    def _lives(self, name: str) -> dict[tuple[str, ...], list[tuple[datetime, datetime | None]]]:
+        """Per key, its versions joined where one begins as the one before ends."""
+        lives: dict[tuple[str, ...], list[tuple[datetime, datetime | None]]] = defaultdict(list)
+        for version in self._own_versions(name):
+            spans = lives[version.key]
+            if spans and spans[-1][1] == version.valid_from:
+                spans[-1] = (spans[-1][0], version.valid_to)
+            else:
+                spans.append((version.valid_from, version.valid_to))
+        return lives
+
     def state_at(self, name: str, moment: datetime) -> dict[tuple[str, ...], Obj]:
         """What exists at `moment` (events at or before it applied): key -> the payload in effect."""
         state = {}
@@ -277,6 +307,9 @@ class Oracle:
             applied = [change for change in changes if change.time <= moment]
             if applied and applied[-1].exists:
                 state[key] = applied[-1].payload
+        if name == "organization_member_roles":
+            members = self.state_at("organization_members", moment)
+            state = {key: payload for key, payload in state.items() if key[:2] in members}
         return state
 
     def transitions_on(self, name: str, day: date) -> tuple[int, int]:
@@ -311,7 +344,8 @@ def snapshot(world: World, moment: datetime) -> Snapshot:
         "connections": {(key,): value for key, value in world.enterprise_connections.items()},
         "organization_connections": dict(world.organization_connections.items()),
         "organization_members": {key: None for key in world.organization_members},
-        "organization_member_roles": {key: None for key in world.member_roles},
+        # A role counts while the user is a member (the world keeps the roles of removed members).
+        "organization_member_roles": {key: None for key in world.member_roles if key[:2] in world.organization_members},
         "group_members": {key: None for key in world.group_members},
         "group_roles": {key: None for key in world.group_roles},
         "organization_group_roles": {key: None for key in world.organization_group_roles},
