@@ -313,16 +313,29 @@ class Oracle:
         return state
 
     def transitions_on(self, name: str, day: date) -> tuple[int, int]:
-        """How many keys began to exist, and ended, during `day` (UTC)."""
-        began = ended = 0
-        for changes in self.changes[name].values():
-            exists = False
-            for change in changes:
-                if change.time.date() == day and change.exists != exists:
-                    began += change.exists
-                    ended += not change.exists
-                exists = change.exists
-        return began, ended
+        """How many lives of keys (runs of versions, each beginning as the one before ends) began,
+        and ended, during `day` (UTC). Something created and deleted within one instant has no
+        version, hence no life."""
+        return self.transitions_by_key(name, day)[None]
+
+    def transitions_by_key(self, name: str, day: date, width: int = 0) -> dict[Any, tuple[int, int]]:
+        """The same per the first `width` key columns (None: all together)."""
+        counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+        counts[None] = [0, 0]  # all keys together
+        for key, spans in self._lives(name).items():
+            for group in {key[:width] if width else None, None}:
+                for start, end in spans:
+                    counts[group][0] += start.date() == day
+                    counts[group][1] += end is not None and end.date() == day
+        return {group: (began, ended) for group, (began, ended) in counts.items()}
+
+    def first_day(self, name: str, width: int) -> dict[tuple[str, ...], date]:
+        """Per the first `width` key columns, the day its first life began."""
+        first: dict[tuple[str, ...], date] = {}
+        for key, spans in self._lives(name).items():
+            day = spans[0][0].date()
+            first[key[:width]] = min(first.get(key[:width], day), day)
+        return first
 
 
 # -- the world as the generator knew it ------------------------------------------------------------
@@ -533,6 +546,7 @@ def check_daily(rows: Rows, schema: str, oracle: Oracle, when: str) -> int:
     members = {(_as_date(row[0]), row[1]): tuple(row[2:]) for row in found}
     assert len(members) == len(found), f"{when}: daily_organization_members has a (day, organization) twice"
     member_days = sorted({day for day, _ in members})
+    assert member_days, f"{when}: daily_organization_members is empty"
     assert member_days == _days(member_days[0], member_days[-1]), f"{when}: daily_organization_members skips days"
     assert member_days[-1] == newest, f"{when}: daily_organization_members ends on {member_days[-1]}, not {newest}"
     expected: dict[tuple[date, str], tuple[int, int, int]] = {}
@@ -540,18 +554,18 @@ def check_daily(rows: Rows, schema: str, oracle: Oracle, when: str) -> int:
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         for org_id, _ in oracle.state_at("organization_members", day_end(day)):
             counts[org_id][0] += 1
-        for (org_id, _user), changes in oracle.changes["organization_members"].items():
-            exists = False
-            for change in changes:
-                if change.time.date() == day and change.exists != exists:
-                    counts[org_id][1 if change.exists else 2] += 1
-                exists = change.exists
-        expected.update({(day, org_id): tuple(values) for org_id, values in counts.items()})  # type: ignore[misc]
-    # A (day, organization) with no member and no change may or may not have its row (zeros).
+        for group, (added, removed) in oracle.transitions_by_key("organization_members", day, 1).items():
+            if group is not None and (added or removed):
+                counts[group[0]][1] += added
+                counts[group[0]][2] += removed
+        expected.update({(day, org_id): (v[0], v[1], v[2]) for org_id, v in counts.items()})
+    # A (day, organization) with no member and no change may or may not have its row (zeros)...
     shown = {key: value for key, value in members.items() if value != (0, 0, 0) or key in expected}
-    assert all(value == (0, 0, 0) for key, value in members.items() if key not in expected), when
     assert shown == expected, _diff(f"{when}: daily_organization_members", shown, expected)
-    # Every organization with members has its row on every day from its first (no gaps).
+    # ... but every organization has its row on every day from its first membership's on.
+    for (org_id,), first in oracle.first_day("organization_members", 1).items():
+        gaps = [day for day in _days(max(first, member_days[0]), newest) if (day, org_id) not in members]
+        assert not gaps, f"{when}: daily_organization_members has no row for {org_id} on {gaps[:3]}"
     return len(users)
 
 
