@@ -1,0 +1,196 @@
+{#-
+  The daily models: counts at the end of each UTC day, from a *_history model.
+
+  A life is a run of versions of one key, each starting when the previous one ends. A day's
+  `started` counts the lives that began that day, `ended` those that ended that day, and the
+  count at the end of the day is the running sum of started - ended: the lives in effect just
+  before the next midnight (an event at 00:00:00 belongs to its own day). One row per day (per
+  group: an organization, from its first membership's day) up to the day of the newest event
+  loaded, days without events included.
+
+  Incremental: a run recomputes the days from the earliest day of the events it sees (or the
+  last day it holds, if later), carrying the count of the day before from the stored row.
+-#}
+
+{# A UTC timestamp's day, as a date. #}
+{% macro auth0_events_day(expression) -%}
+  cast({{ dbt.date_trunc('day', expression) }} as date)
+{%- endmacro %}
+
+
+{#
+  history: the relation; key_names: its key; group_names: the columns counted per (none: one
+  count per day); names: (count column, started column, ended column).
+#}
+{% macro daily_counts(history, key_names, group_names, names) -%}
+{%- set count_name, started_name, ended_name = names -%}
+{%- set groups = group_names | join(', ') -%}
+with recursive
+new_events as (
+    select min(event_time) as first_time, max(event_time) as last_time
+    from {{ ref('int_history_events') }}
+    {%- if is_incremental() %}
+    where applied_at > {{ watermark() }}
+    {%- endif %}
+),
+
+bounds as (
+    {%- if is_incremental() %}
+    select
+        case
+            when stored.first_day is null or new_events.first_time is null
+                then coalesce(stored.first_day, {{ auth0_events_day('new_events.first_time') }})
+            when {{ auth0_events_day('new_events.first_time') }} < stored.first_day
+                then {{ auth0_events_day('new_events.first_time') }}
+            else stored.first_day
+        end as first_day,
+        case
+            when stored.last_day is null or new_events.last_time is null
+                then coalesce(stored.last_day, {{ auth0_events_day('new_events.last_time') }})
+            when {{ auth0_events_day('new_events.last_time') }} > stored.last_day
+                then {{ auth0_events_day('new_events.last_time') }}
+            else stored.last_day
+        end as last_day,
+        -- Days before this one are unchanged.
+        case
+            when stored.last_day is null or new_events.first_time is null
+                then coalesce(stored.last_day, {{ auth0_events_day('new_events.first_time') }})
+            when {{ auth0_events_day('new_events.first_time') }} < stored.last_day
+                then {{ auth0_events_day('new_events.first_time') }}
+            else stored.last_day
+        end as start_day
+    from new_events
+    cross join (select min(date_day) as first_day, max(date_day) as last_day from {{ this }}) as stored
+    {%- else %}
+    select
+        {{ auth0_events_day('first_time') }} as first_day,
+        {{ auth0_events_day('last_time') }} as last_day,
+        {{ auth0_events_day('first_time') }} as start_day
+    from new_events
+    {%- endif %}
+),
+
+days as (
+    select start_day as date_day from bounds where start_day is not null
+    union all
+    select cast({{ dbt.dateadd('day', 1, 'days.date_day') }} as date)
+    from days
+    cross join bounds
+    where days.date_day < bounds.last_day
+),
+
+-- Every version of the keys with a version starting or ending on the days recomputed.
+keys_versions as (
+    select history.*
+    from {{ history }} as history
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from {{ history }} as recent
+        cross join bounds
+        where {% for name in key_names %}recent.{{ name }} = history.{{ name }} and {% endfor -%}
+          (recent.valid_from >= cast(bounds.start_day as {{ dbt.type_timestamp() }})
+           or recent.valid_to >= cast(bounds.start_day as {{ dbt.type_timestamp() }}))
+    )
+    {%- endif %}
+),
+
+flagged as (
+    select
+        {% for name in group_names %}{{ name }}, {% endfor -%}
+        valid_from,
+        valid_to,
+        case when lag(valid_to) over key_order = valid_from then 0 else 1 end as starts_life,
+        case
+            when valid_to is null then 0
+            when lead(valid_from) over key_order = valid_to then 0
+            else 1
+        end as ends_life
+    from keys_versions
+    window key_order as (partition by {{ key_names | join(', ') }} order by valid_from)
+),
+
+changes as (
+    select {% for name in group_names %}{{ name }}, {% endfor -%}
+        date_day, sum(started) as started, sum(ended) as ended
+    from (
+        select {% for name in group_names %}{{ name }}, {% endfor -%}
+            {{ auth0_events_day('valid_from') }} as date_day, 1 as started, 0 as ended
+        from flagged where starts_life = 1
+        union all
+        select {% for name in group_names %}{{ name }}, {% endfor -%}
+            {{ auth0_events_day('valid_to') }} as date_day, 0 as started, 1 as ended
+        from flagged where ends_life = 1
+    ) as lives
+    cross join bounds
+    where lives.date_day >= bounds.start_day
+    group by {% for name in group_names %}{{ name }}, {% endfor %}date_day
+),
+
+{%- if group_names %}
+-- Each group's first day: of its first change, or of its first stored row.
+group_first as (
+    select {{ groups }}, min(date_day) as first_day
+    from (
+        select {{ groups }}, date_day from changes
+        {%- if is_incremental() %}
+        union all
+        select {{ groups }}, min(date_day) from {{ this }} group by {{ groups }}
+        {%- endif %}
+    ) as firsts
+    group by {{ groups }}
+),
+
+grid as (
+    select {% for name in group_names %}group_first.{{ name }}, {% endfor %}days.date_day
+    from group_first
+    inner join days on days.date_day >= group_first.first_day
+),
+{%- else %}
+
+grid as (
+    select days.date_day from days
+),
+{%- endif %}
+
+-- The count at the end of the day before the first recomputed one.
+carried as (
+    {%- if is_incremental() %}
+    select {% for name in group_names %}stored.{{ name }}, {% endfor %}stored.{{ count_name }}
+    from {{ this }} as stored
+    cross join bounds
+    where stored.date_day = cast({{ dbt.dateadd('day', -1, 'bounds.start_day') }} as date)
+    {%- else %}
+    select {% for name in group_names %}cast(null as {{ dbt.type_string() }}) as {{ name }}, {% endfor -%}
+        cast(0 as bigint) as {{ count_name }}
+    where 1 = 0
+    {%- endif %}
+)
+
+select
+    grid.date_day,
+    {%- for name in group_names %}
+    grid.{{ name }},
+    {%- endfor %}
+    cast(
+        coalesce({{ '(select ' ~ count_name ~ ' from carried)' if not group_names else 'carried.' ~ count_name }}, 0)
+        + sum(coalesce(changes.started, 0) - coalesce(changes.ended, 0)) over (
+            {%- if group_names %}
+            partition by {% for name in group_names %}grid.{{ name }}{{ ', ' if not loop.last }}{% endfor %}
+            {%- endif %}
+            order by grid.date_day rows between unbounded preceding and current row
+        )
+    as bigint) as {{ count_name }},
+    cast(coalesce(changes.started, 0) as bigint) as {{ started_name }},
+    cast(coalesce(changes.ended, 0) as bigint) as {{ ended_name }},
+    {{ run_started() }} as applied_at
+from grid
+left join changes
+    on changes.date_day = grid.date_day
+    {%- for name in group_names %}
+    and changes.{{ name }} = grid.{{ name }}
+    {%- endfor %}
+{%- if group_names %}
+left join carried
+    on {% for name in group_names %}carried.{{ name }} = grid.{{ name }}{{ ' and ' if not loop.last }}{% endfor %}
+{%- endif %}
+{%- endmacro %}
