@@ -47,6 +47,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ENV, START, TIME, TOKEN, EmulatorProcess
 
+from tap_auth0_events.event_types import STREAM_KEYS, stream_name
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -54,6 +56,8 @@ BIN = Path(sys.executable).parent
 DLT_PYTHON = BENCH / ".venv-dlt" / "bin" / "python"
 PLUGINS = ROOT / ".meltano"
 NEW_EVENTS = 1000
+# The loader's tables (one per stream), not the models beside them in the schema.
+RAW_TABLES = frozenset(stream_name(key) for key in STREAM_KEYS)
 SETTINGS: dict[str, str] = {}  # --set
 LIMITS = {"max_rss_mb": 8000.0}  # --max-rss-mb
 STAGES = (
@@ -289,10 +293,10 @@ def check_loaded(
         import duckdb
 
         connection = duckdb.connect(str(workdir / f"warehouse-{events}.duckdb"), read_only=True)
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'auth0_events' "
-            "and table_name not like 'current_%' and table_name not like 'int_%'"
+        found = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'auth0_events'"
         ).fetchall()
+        tables = [(name,) for (name,) in found if name in RAW_TABLES]
         loaded = sum(connection.execute(f'select count(*) from auth0_events."{t}"').fetchone()[0] for (t,) in tables)
         if loaded < expected:
             ids = set()
@@ -309,11 +313,10 @@ def check_loaded(
         import psycopg
 
         with psycopg.connect(**pg_conninfo(args)) as connection:
-            tables = connection.execute(
-                "select table_name from information_schema.tables where table_schema = %s "
-                "and table_name not like 'current_%%' and table_name not like 'int_%%'",
-                [args.pg_schema],
+            found = connection.execute(
+                "select table_name from information_schema.tables where table_schema = %s", [args.pg_schema]
             ).fetchall()
+            tables = [(name,) for (name,) in found if name in RAW_TABLES]
             loaded = sum(
                 connection.execute(f'select count(*) from "{args.pg_schema}"."{t}"').fetchone()[0] for (t,) in tables
             )
