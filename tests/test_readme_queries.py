@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 from conftest import fast_config
-from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
+from test_warehouse_postgres import connect_or_skip, loader_environ
 from warehouse_helpers import ROOT, Rows, meltano_env, meltano_run
 
 from tap_auth0_events.emulator.server import Emulator
@@ -75,16 +75,9 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             return
         connection = connect_or_skip()
         schema = f"auth0_readme_{secrets.token_hex(4)}"
-        extra = {
-            "TARGET_POSTGRES_HOST": HOST,
-            "TARGET_POSTGRES_PORT": str(PORT),
-            "TARGET_POSTGRES_USER": USER,
-            "TARGET_POSTGRES_PASSWORD": PASSWORD,
-            "TARGET_POSTGRES_DATABASE": connection.info.dbname,
-            "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-        }
+        env = meltano_env(tmp, emulator, loader_environ(connection, schema))
         try:
-            meltano_run(meltano_env(tmp, emulator, extra), "tap-auth0-events", "target-postgres", "dbt-postgres:run")
+            meltano_run(env, "tap-auth0-events", "target-postgres", "dbt-postgres:run")
 
             def pg_rows(sql: str) -> list[tuple[Any, ...]]:
                 with connection.cursor() as cursor:

@@ -84,6 +84,18 @@ class PostgresWarehouse:
             return cursor.fetchall()
 
 
+def loader_environ(connection: psycopg.Connection[Any], schema: str) -> dict[str, str]:
+    """The variables that point the loader and dbt at this server's database, in `schema`."""
+    return {
+        "TARGET_POSTGRES_HOST": HOST,
+        "TARGET_POSTGRES_PORT": str(PORT),
+        "TARGET_POSTGRES_USER": USER,
+        "TARGET_POSTGRES_PASSWORD": PASSWORD,
+        "TARGET_POSTGRES_DATABASE": connection.info.dbname,
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[PostgresWarehouse]]:
     connection = connect_or_skip()
@@ -91,18 +103,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[Post
     tmp = tmp_path_factory.mktemp("postgres")
     scenario = start_scenario()
     try:
-        env = meltano_env(
-            tmp,
-            scenario.emulator,
-            {
-                "TARGET_POSTGRES_HOST": HOST,
-                "TARGET_POSTGRES_PORT": str(PORT),
-                "TARGET_POSTGRES_USER": USER,
-                "TARGET_POSTGRES_PASSWORD": PASSWORD,
-                "TARGET_POSTGRES_DATABASE": connection.info.dbname,
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-            },
-        )
+        env = meltano_env(tmp, scenario.emulator, loader_environ(connection, schema))
         first = meltano_run(env, *PIPELINE, "dbt-postgres:test")
         yield Pipeline(scenario, env, PostgresWarehouse(connection, schema), first)
     finally:
