@@ -17,7 +17,10 @@ user runs it, as a fresh process tree:
 Per stage: wall seconds, events/s, CPU seconds of the whole process tree (user+sys, from wait4
 through GNU time), the peak RSS of each process of the tree (psutil, polled every 50 ms: the
 largest is also checked against GNU time's exact maximum over the tree). dbt is run directly
-(Meltano would add its own start-up, ~2 s here).
+(Meltano would add its own start-up, ~2 s here); for each dbt stage the models' own time (dbt's
+`Finished running` line) and each model's (run_results.json), and at the end the incremental
+runs' models time against issue 16's targets (at most 1.5x from the smallest history to the
+largest, at most a quarter of a full refresh at the largest).
 
     bash bench/pipeline.sh                         # the documented command
     bash bench/pipeline.sh --events 200000 --stages tap,meltano:duckdb
