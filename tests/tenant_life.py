@@ -44,6 +44,7 @@ class Tenant:
         self.deleted_organizations: list[dict[str, Any]] = []
         self.recreated = 0
         self.test_events = 0  # forged test deletions of existing users
+        self.ties = 0  # pairs of updates of one user at the same instant
         # The world now and then, half a second after an event (the next comes a second or more
         # later): what was true at that instant. Its own random source, so that the events are
         # the same as without it.
@@ -61,11 +62,46 @@ class Tenant:
     def events(self, count: int) -> list[dict[str, Any]]:
         made = []
         for _ in range(count):
-            made.append(self._event())
+            made.extend(self._events())
             if self._snapshot_rng.random() < 1 / SNAPSHOT_EVERY:
                 moment = self.moment.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(milliseconds=500)
                 self.snapshots.append(snapshot(self.world, moment))
         assert self.world.unannounced == [], "every entity came with an event"
+        return made
+
+    def _events(self) -> list[dict[str, Any]]:
+        if self.rng.random() < 0.02 and self.world.users:
+            return self._same_instant_updates()
+        return [self._event()]
+
+    def _same_instant_updates(self) -> list[dict[str, Any]]:
+        """Two updates of one user stamped with the same millisecond: the newer updated_at wins,
+        or with the same updated_at the larger event id (the other is in effect at no instant)."""
+        user_id = self.world.user_ids.choice(self.rng)
+        moment = self._stamp()
+        when = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        earlier = (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        same_updated_at = self.rng.random() < 0.5
+        made = []
+        for number in range(2):
+            obj = copy.deepcopy(self.world.users[user_id])
+            obj["email"] = f"tie-{number}-{secrets.token_hex(3)}@example.org"
+            obj["updated_at"] = when if same_updated_at or number == 1 else earlier
+            made.append(
+                {
+                    "specversion": "1.0",
+                    "type": "user.updated",
+                    "source": "urn:auth0:tie",
+                    "id": "evt_" + secrets.token_hex(11),
+                    "a0tenant": "acme-demo",
+                    "a0stream": "est_test",
+                    "time": when,
+                    "data": {"object": obj},
+                }
+            )
+        winner = max(made, key=lambda event: event["id"]) if same_updated_at else made[1]
+        self.world.users[user_id] = copy.deepcopy(winner["data"]["object"])
+        self.ties += 1
         return made
 
     def _event(self) -> dict[str, Any]:

@@ -338,5 +338,6 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
         types = {event["type"] for event in delivered}
         assert set(FORCED) <= types, "every kind of deletion happened"
         assert len(tenant.snapshots) >= 5, "the world was copied at several instants"
+        assert tenant.ties >= 2, "updates of one user at the same instant were delivered"
     finally:
         emulator.stop()
