@@ -82,7 +82,7 @@ class Tenant:
         when = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         earlier = (moment - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
         same_updated_at = self.rng.random() < 0.5
-        made = []
+        made: list[dict[str, Any]] = []
         for number in range(2):
             obj = copy.deepcopy(self.world.users[user_id])
             obj["email"] = f"tie-{number}-{secrets.token_hex(3)}@example.org"
