@@ -64,3 +64,31 @@
     cast({{ json_text(payload, ['is_enabled']) }} as boolean) as is_enabled,
     {{ json_text(payload, ['organization_access_level']) }} as organization_access_level
 {%- endmacro %}
+
+
+{# A group's role assignment (group.role.assigned, organization.group.role.assigned). #}
+{% macro group_role_attributes(payload) -%}
+    {{ json_text(payload, ['role', 'name']) }} as role_name,
+    {{ json_text(payload, ['group', 'type']) }} as group_type
+{%- endmacro %}
+
+
+{#
+  The body of current_group_roles and current_organization_group_roles: the keys whose newest
+  event (in `int_model`) is `assigned_type`, with the assignment's columns.
+#}
+{% macro current_group_role_assignments(int_model, key_names, assigned_type) -%}
+select
+    {{ key_names | join(',\n    ') }},
+    {{ group_role_attributes('payload') }},
+    event_time as assigned_at,
+    event_id as last_event_id,
+    applied_at
+    {{- gone_when("event_type <> '" ~ assigned_type ~ "'") }}
+from {{ int_model }}
+{%- if is_incremental() %}
+where applied_at > {{ watermark() }}
+{%- else %}
+where event_type = '{{ assigned_type }}'
+{%- endif %}
+{%- endmacro %}

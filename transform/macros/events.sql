@@ -36,6 +36,8 @@
   sample content) are left out: they say nothing about the tenant. The raw tables keep them.
 #}
 {% macro union_events(tables, seen_after=none) -%}
+  {#- DuckDB: the lowest load marker of the new events per table (macros/load_markers.sql). -#}
+  {%- set floors = seen_marker_floors(tables | map(attribute=0) | list, seen_after) if seen_after is not none else {} -%}
   {%- for table_name, priority in tables %}
     select
       raw.event_id,
@@ -51,7 +53,12 @@
       {%- if seen_after is not none %}
       and seen.seen_at > {{ seen_after }}
       {%- endif %}
-    where raw.a0purpose is null or raw.a0purpose <> 'test'
+    where (raw.a0purpose is null or raw.a0purpose <> 'test')
+    {%- if floors.get(table_name) == 'none' %}
+      and 1 = 0
+    {%- elif table_name in floors %}
+      and raw.{{ load_marker() }} >= {{ floors[table_name] }}
+    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -7,8 +7,7 @@ with
 {{ history_rows(['group_id', 'role_id'], "
     versions.valid_from,
     versions.valid_to,
-    " ~ json_text('versions.payload', ['role', 'name']) ~ " as role_name,
-    " ~ json_text('versions.payload', ['group', 'type']) ~ " as group_type,
+    " ~ group_role_attributes('versions.payload') ~ ",
     versions.valid_from as assigned_at,
     versions.event_id,
     versions.event_type,

@@ -1,0 +1,78 @@
+{#-
+  Finding what is new without reading the whole history (DuckDB).
+
+  A DuckDB file has one writer at a time, so the loader and dbt never run at once. Each raw
+  table gets a column `_auth0_events_loaded` whose default is the next value of one sequence
+  (`auth0_events_loaded_sequence`, in the raw tables' schema), added at the start of every dbt run
+  (on-run-start) to every raw table that lacks it (a table the loader has just created, or one of an older
+  version: its rows get values then). The loader inserts new events with an explicit column list,
+  so each new row draws a value higher than any before it; re-delivered copies (an UPDATE) keep
+  theirs. So the rows a run has not seen are exactly those above the highest value it recorded
+  (int_seen_events.loaded), and a filter on that literal lets DuckDB skip the row groups of
+  older rows by their min/max, payload included. A table without the column yet is read
+  whole, as on PostgreSQL, where the loader may commit while dbt runs and int_seen_events keeps
+  the anti-join on event_id (the primary key's index serves the lookups).
+-#}
+
+{% macro load_marker() -%}_auth0_events_loaded{%- endmacro %}
+
+
+{# The raw tables (of `tables`) that carry the load marker, as a list (DuckDB; none elsewhere). #}
+{% macro marked_tables(tables) -%}
+  {%- if not execute or target.type != 'duckdb' -%}
+    {{ return([]) }}
+  {%- endif -%}
+  {%- set relation = source('auth0_events', tables[0]) -%}
+  {%- set found = run_query(
+      "select table_name from information_schema.columns where table_schema = '" ~ relation.schema
+      ~ "' and column_name = '" ~ load_marker() ~ "'") -%}
+  {%- set names = found.columns[0].values() | list -%}
+  {{ return(tables | select('in', names) | list) }}
+{%- endmacro %}
+
+
+{# The on-run-start hook (dbt_project.yml): the sequence, and the marker column on every raw table that lacks it. #}
+{% macro add_load_markers() -%}
+  {%- if execute and target.type == 'duckdb' -%}
+    {%- set marked = marked_tables(event_tables()) -%}
+    {%- for table_name in event_tables() if table_name not in marked -%}
+      {%- set relation = load_relation(source('auth0_events', table_name)) -%}
+      {%- if relation is not none -%}
+        {%- set sequence = relation.schema ~ '.auth0_events_loaded_sequence' -%}
+        {%- do run_query('create sequence if not exists ' ~ sequence) -%}
+        {%- do run_query('alter table ' ~ relation ~ ' add column ' ~ load_marker()
+                         ~ " bigint default nextval('" ~ sequence ~ "')") -%}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  select 1
+{%- endmacro %}
+
+
+{#
+  For union_events: per marked table, the lowest marker among the events of that stream first
+  seen after `seen_after` (a SQL expression), as a literal; 'none' when no such event (the
+  table contributes nothing); absent when some of them were recorded without a marker.
+  Every raw row of such an event has a marker at least that high (markers never decrease).
+#}
+{% macro seen_marker_floors(tables, seen_after) -%}
+  {%- set marked = marked_tables(tables) -%}
+  {%- if not marked -%}
+    {{ return({}) }}
+  {%- endif -%}
+  {%- set found = run_query(
+      "select stream, min(loaded), count(*), count(loaded) from " ~ ref('int_seen_events')
+      ~ " where seen_at > " ~ seen_after ~ " and stream in ('" ~ marked | join("', '") ~ "') group by stream") -%}
+  {%- set floors = {} -%}
+  {%- for table_name in marked -%}
+    {%- do floors.update({table_name: 'none'}) -%}
+  {%- endfor -%}
+  {%- for row in found.rows -%}
+    {%- if row[2] == row[3] -%}
+      {%- do floors.update({row[0]: row[1] | string}) -%}
+    {%- else -%}
+      {%- do floors.pop(row[0]) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(floors) }}
+{%- endmacro %}
