@@ -17,7 +17,10 @@ user runs it, as a fresh process tree:
 Per stage: wall seconds, events/s, CPU seconds of the whole process tree (user+sys, from wait4
 through GNU time), the peak RSS of each process of the tree (psutil, polled every 50 ms: the
 largest is also checked against GNU time's exact maximum over the tree). dbt is run directly
-(Meltano would add its own start-up, ~2 s here).
+(Meltano would add its own start-up, ~2 s here); for each dbt stage the models' own time (dbt's
+`Finished running` line) and each model's (run_results.json), and at the end the incremental
+runs' models time against issue 16's targets (at most 1.5x from the smallest history to the
+largest, at most a quarter of a full refresh at the largest).
 
     bash bench/pipeline.sh                         # the documented command
     bash bench/pipeline.sh --events 200000 --stages tap,meltano:duckdb
@@ -47,6 +50,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ENV, START, TIME, TOKEN, EmulatorProcess
 
+from tap_auth0_events.event_types import STREAM_KEYS, stream_name
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -54,6 +59,8 @@ BIN = Path(sys.executable).parent
 DLT_PYTHON = BENCH / ".venv-dlt" / "bin" / "python"
 PLUGINS = ROOT / ".meltano"
 NEW_EVENTS = 1000
+# The loader's tables (one per stream), not the models beside them in the schema.
+RAW_TABLES = frozenset(stream_name(key) for key in STREAM_KEYS)
 SETTINGS: dict[str, str] = {}  # --set
 LIMITS = {"max_rss_mb": 8000.0}  # --max-rss-mb
 STAGES = (
@@ -82,6 +89,10 @@ class Result:
     tree_peak_mb: float  # GNU time: the largest ru_maxrss in the tree
     peaks_mb: dict[str, float] = field(default_factory=dict)  # polled, per process role
     note: str = ""
+    # dbt stages: the models' own time (dbt's `Finished running` line: the run of the models,
+    # without dbt's start-up and parsing) and each model's execution time (run_results.json).
+    models_seconds: float | None = None
+    model_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -180,15 +191,37 @@ def measure(
         raise SystemExit(f"{stage}: exit {proc.returncode}\n{tail}")
     user, system, rss_kb = report.read_text().split("\n")[-2].split()
     finished = re.findall(r"Finished running .* in [^(]*\(([\d.]+)s\)", log.read_text(errors="replace"))
-    if finished:  # dbt's own time for the models, without its start-up and parsing
-        note = f"models {float(finished[-1]):.1f} s"
-    result = Result(stage, events, seconds, float(user) + float(system), int(rss_kb) / 1024, poller.peaks, note)
+    models_seconds = float(finished[-1]) if finished else None
+    model_seconds = dbt_model_seconds(env) if stage.startswith("dbt:") else {}
+    if models_seconds is not None:  # dbt's own time for the models, without its start-up and parsing
+        slowest = sorted(model_seconds.items(), key=lambda item: -item[1])[:3]
+        note = f"models {models_seconds:.1f} s" + "".join(f"; {name} {sec:.1f}" for name, sec in slowest)
+    result = Result(
+        stage,
+        events,
+        seconds,
+        float(user) + float(system),
+        int(rss_kb) / 1024,
+        poller.peaks,
+        note,
+        models_seconds,
+        model_seconds,
+    )
     print(
         f"  {stage:26} {seconds:8.1f} s {result.rate:10,.0f} ev/s  cpu {result.cpu:7.1f} s  "
         f"peak {result.tree_peak_mb:6.0f} MB  {_peaks(result)}  {note}",
         flush=True,
     )
     return result
+
+
+def dbt_model_seconds(env: dict[str, str]) -> dict[str, float]:
+    """Each model's execution time in the dbt run just finished (its run_results.json)."""
+    path = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text()).get("results", [])
+    return {node["unique_id"].rsplit(".", 1)[-1]: float(node["execution_time"]) for node in results}
 
 
 def _peaks(result: Result) -> str:
@@ -263,10 +296,10 @@ def check_loaded(
         import duckdb
 
         connection = duckdb.connect(str(workdir / f"warehouse-{events}.duckdb"), read_only=True)
-        tables = connection.execute(
-            "select table_name from information_schema.tables where table_schema = 'auth0_events' "
-            "and table_name not like 'current_%' and table_name not like 'int_%'"
+        found = connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'auth0_events'"
         ).fetchall()
+        tables = [(name,) for (name,) in found if name in RAW_TABLES]
         loaded = sum(connection.execute(f'select count(*) from auth0_events."{t}"').fetchone()[0] for (t,) in tables)
         if loaded < expected:
             ids = set()
@@ -283,11 +316,10 @@ def check_loaded(
         import psycopg
 
         with psycopg.connect(**pg_conninfo(args)) as connection:
-            tables = connection.execute(
-                "select table_name from information_schema.tables where table_schema = %s "
-                "and table_name not like 'current_%%' and table_name not like 'int_%%'",
-                [args.pg_schema],
+            found = connection.execute(
+                "select table_name from information_schema.tables where table_schema = %s", [args.pg_schema]
             ).fetchall()
+            tables = [(name,) for (name,) in found if name in RAW_TABLES]
             loaded = sum(
                 connection.execute(f'select count(*) from "{args.pg_schema}"."{t}"').fetchone()[0] for (t,) in tables
             )
@@ -473,6 +505,63 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def cost_table(results: list[Result]) -> str:
+    """The models' time of an incremental run at each history size against issue 16's targets.
+
+    Incremental run after 1,000 new events: at the largest size at most 1.5x what it is at the
+    smallest, and at most a quarter of a full refresh at the largest size."""
+    lines = [
+        "| engine | events | full refresh: models s | +1,000 events, incremental: models s | incremental / full |",
+        "|:--|--:|--:|--:|--:|",
+    ]
+    verdicts = []
+    for engine in ("duckdb", "postgres"):
+        full = {r.events: r.models_seconds for r in results if r.stage == f"dbt:{engine}:full"}
+        # An incremental stage's `events` is the 1,000 new ones: pair it with the full stage before it.
+        incremental: dict[int, float | None] = {}
+        last_full = None
+        for result in results:
+            if result.stage == f"dbt:{engine}:full":
+                last_full = result.events
+            elif result.stage == f"dbt:{engine}:incremental" and last_full is not None:
+                incremental[last_full] = result.models_seconds
+        for size in sorted(full):
+            f, i = full[size], incremental.get(size)
+            ratio = f"{i / f:.2f}" if f and i is not None else "—"
+            lines.append(f"| {engine} | {size:,} | {_s(f)} | {_s(i)} | {ratio} |")
+        sizes = sorted(size for size, value in incremental.items() if value is not None)
+        if len(sizes) >= 2:
+            small, large = sizes[0], sizes[-1]
+            grows = incremental[large] / incremental[small]  # type: ignore[operator]
+            share = incremental[large] / full[large] if full.get(large) else float("nan")  # type: ignore[operator]
+            ok = grows <= 1.5 and share <= 0.25
+            verdicts.append(
+                f"{engine}: incremental at {large:,} = {grows:.2f}x incremental at {small:,} (target <= 1.5), "
+                f"{share:.2f} of the full refresh at {large:,} (target <= 0.25): {'met' if ok else 'MISSED'}"
+            )
+    return "\n".join([*lines, "", *verdicts])
+
+
+def model_breakdown(results: list[Result]) -> str:
+    """Where each dbt stage's time went: its models, slowest first (threads overlap them)."""
+    lines = []
+    history = 0
+    for result in results:
+        if result.stage.endswith(":full"):
+            history = result.events
+        if result.model_seconds:
+            shown = sorted(result.model_seconds.items(), key=lambda item: -item[1])
+            lines.append(
+                f"- {result.stage}, {history:,} events of history: "
+                + ", ".join(f"{name} {sec:.2f}" for name, sec in shown)
+            )
+    return "\n".join(lines)
+
+
+def _s(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, nargs="+", default=[200_000, 1_000_000])
@@ -515,7 +604,7 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     RESULTS.mkdir(exist_ok=True)
-    text = table(results)
+    text = table(results) + "\n\n" + cost_table(results) + "\n\nEach model's seconds:\n" + model_breakdown(results)
     footer = f"\nload average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f}"
     print("\n" + text + footer)
     (RESULTS / "pipeline-latest.md").write_text(text + "\n" + footer + "\n")

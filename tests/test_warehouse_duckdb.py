@@ -24,6 +24,7 @@ from warehouse_helpers import (
     STREAMS,
     Pipeline,
     base_tables,
+    check_history_models,
     check_models,
     check_raw_tables,
     check_scenario_outcomes,
@@ -94,6 +95,12 @@ def test_current_state_models_equal_the_emulators_world(pipeline: Pipeline) -> N
     rows = pipeline.warehouse.rows
     check_models(rows, SCHEMA, expected_state(pipeline.scenario))
     check_scenario_outcomes(rows, SCHEMA, pipeline.scenario)
+
+
+def test_history_models_follow_the_events_and_end_in_the_current_models(pipeline: Pipeline) -> None:
+    # The seeded history plus the life cycles delivered newest first, one event twice.
+    warehouse = pipeline.warehouse
+    check_history_models(warehouse.rows, SCHEMA, pipeline.scenario.emulator, "duckdb pipeline")
 
 
 def test_dbt_tests_on_the_keys_pass(pipeline: Pipeline) -> None:

@@ -1,18 +1,29 @@
-"""Incremental dbt runs equal a full rebuild, round after round, on DuckDB and on PostgreSQL.
+"""Incremental dbt runs equal a full rebuild and the tenant's history, round after round, on DuckDB
+and on PostgreSQL.
 
-A generator of our own (its world is the truth) plays random rounds of a tenant's life: new
-users, organizations, groups, memberships and roles, updates, deletions, entities deleted and
-created again with the same id, test events (`"a0purpose": "test"`, the generator's and forged
-deletions of existing users, which the models must ignore). Each round's events reach the emulator in a shuffled order,
-in two deliveries: first the newer part (plus copies of events from earlier rounds, delivered
-again), then the older part, which arrives after newer events of the same entities have been
-applied: late events. After each delivery the real tap reads the emulator into the real
-loader (`tap-auth0-events | target-...`, with the loader's settings from meltano.yml and the
-STATE handed on), and `dbt run` updates the models incrementally. Then every model, the
-intermediate ones included, must equal row for row a `--full-refresh` build of the same raw
-tables into another schema (every column but `applied_at`, the time of the run that applied
-the row, which a full refresh sets to its own); and after the second delivery, when every event of
-the round has arrived, the current-state models must hold what the generator's world holds.
+A generator of our own (its world is the truth) plays random rounds of a tenant's life
+(tests/tenant_life.py): new users, organizations, groups, memberships and roles, updates,
+deletions, entities deleted and created again with the same id, test events (`"a0purpose":
+"test"`, the generator's and forged deletions of existing users, which the models must ignore);
+now and then it copies its world, with the instant. Each round's events reach the emulator in a
+shuffled order, in two deliveries: first the newer part (plus copies of events from earlier
+rounds, delivered again), then the older part, which arrives after newer events of the same
+entities have been applied: late events, which split or shorten versions already built. After
+each delivery the real tap reads the emulator into the real loader (`tap-auth0-events |
+target-...`, with the loader's settings from meltano.yml and the STATE handed on), and `dbt run`
+updates the models incrementally. Then:
+
+- every model (current, history, daily, intermediate) equals row for row a `--full-refresh` build
+  of the same raw tables into another schema (every column but `applied_at`, the time of the run
+  that applied the row, which a full refresh sets to its own);
+- every history table holds exactly the versions the oracle (tests/history_oracle.py) derives from
+  the events the emulator holds, and the point-in-time filter gives the oracle's state at random
+  instants (at an event's time, a millisecond before one, anywhere); the daily models hold the
+  oracle's counts at the end of every day; the versions in effect are the current models.
+
+After the second delivery, when every event of the round has arrived, the current-state models
+must hold what the generator's world holds, and the history tables, at each instant the world was
+copied (this round's and the earlier rounds'), what it held then.
 
 dbt runs in one long-lived process (tests/dbt_driver.py) so that each call costs the run, not
 dbt's start-up.
@@ -20,7 +31,6 @@ dbt's start-up.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import random
@@ -29,7 +39,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +46,24 @@ import duckdb
 import pytest
 import yaml
 from conftest import TOKEN, fast_config
+from history_oracle import (
+    FAMILIES,
+    check_history_against_world,
+    check_oracle_against_world,
+)
+from tenant_life import FORCED, Tenant
 from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
 from warehouse_helpers import (
     INTERMEDIATE,
     MODELS,
     ROOT,
+    check_history_models,
     check_models,
     check_raw_tables,
     clean_environ,
     expected_from_worlds,
 )
 
-from tap_auth0_events.emulator.generator import EventGenerator, World
 from tap_auth0_events.emulator.server import Emulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -56,6 +71,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TAP = str(Path(sys.executable).parent / "tap-auth0-events")
 PLUGINS = ROOT / ".meltano"
 ROUNDS = 4
+INSTANTS = 6  # random instants at which each history table is compared with the oracle, per delivery
 SEED = int(os.environ.get("INCREMENTAL_TEST_SEED", "20261130"))
 # Keys of each model, to show the first differing rows.
 KEYS = {
@@ -74,17 +90,11 @@ KEYS = {
     "int_seen_events": 2,
     "current_connections": 1,
     "int_connections": 1,
-}
-# Deletions forced now and then (the generator alone deletes rarely in a young tenant), with
-# what must exist for them (so the generator never invents a prerequisite without an event).
-FORCED = {
-    "user.deleted": "users",
-    "organization.deleted": "organizations",
-    "group.deleted": "groups",
-    "organization.member.deleted": "organization_members",
-    "group.member.deleted": "group_members",
-    "organization.member.role.deleted": "member_roles",
-    "connection.deleted": "enterprise_connections",
+    **{family.current: len(family.keys) for family in FAMILIES},
+    # A version: its key and valid_from (when the model's columns come in that order).
+    **{family.history: len(family.keys) + 1 for family in FAMILIES},
+    "daily_users": 1,
+    "daily_organization_members": 2,
 }
 
 
@@ -258,106 +268,6 @@ def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
 # -- the random life of a tenant ---------------------------------------------------------------------
 
 
-class Tenant:
-    """Events in time order from a generator whose world is the truth, plus re-creations."""
-
-    def __init__(self, rng: random.Random, tenant: str) -> None:
-        self.rng = rng
-        # Test events ("a0purpose": "test") at 5 % of the generator's own events, plus forged ones below.
-        self.generator = EventGenerator(seed=rng.randrange(1 << 30), tenant=tenant, test_event_share=0.05)
-        self.moment = datetime.now(timezone.utc) - timedelta(days=60)
-        self.deleted_users: list[dict[str, Any]] = []
-        self.deleted_organizations: list[dict[str, Any]] = []
-        self.recreated = 0
-        self.test_events = 0  # forged test deletions of existing users
-
-    @property
-    def world(self) -> World:
-        return self.generator.world
-
-    def _stamp(self) -> datetime:
-        self.moment += timedelta(seconds=self.rng.choice([1, 5, 30, 60, 600]))
-        return self.moment
-
-    def events(self, count: int) -> list[dict[str, Any]]:
-        made: list[dict[str, Any]] = []
-        for _ in range(count):
-            choice = self.rng.random()
-            if choice < 0.04 and self.deleted_users:
-                made.append(self._recreate(self.deleted_users, "user.created", "user_id", "users", "user_ids"))
-                continue
-            if choice < 0.06 and self.deleted_organizations:
-                made.append(
-                    self._recreate(
-                        self.deleted_organizations, "organization.created", "id", "organizations", "organization_ids"
-                    )
-                )
-                continue
-            if choice < 0.09 and self.world.users:
-                made.append(self._test_deletion())
-                continue
-            forced = None
-            if choice > 0.88:
-                event_type = self.rng.choice(sorted(FORCED))
-                if len(getattr(self.world, FORCED[event_type])):
-                    forced = event_type
-            event = self.generator.next_event(time=self._stamp(), event_type=forced)
-            if event["type"] == "user.deleted":
-                self.deleted_users.append(event)
-            elif event["type"] == "organization.deleted":
-                self.deleted_organizations.append(event)
-            made.append(event)
-        assert self.world.unannounced == [], "every entity came with an event"
-        return made
-
-    def _test_deletion(self) -> dict[str, Any]:
-        """A test event that, were it taken for real, would delete an existing user: the models ignore it."""
-        user_id = self.world.user_ids.choice(self.rng)
-        moment = self._stamp()
-        self.test_events += 1
-        return {
-            "specversion": "1.0",
-            "type": "user.deleted",
-            "source": "urn:auth0:test",
-            "a0purpose": "test",
-            "id": "evt_" + secrets.token_hex(11),
-            "a0tenant": "acme-demo",
-            "a0stream": "est_test",
-            "time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
-            "data": {"object": {**copy.deepcopy(self.world.users[user_id]), "deleted_at": "2026-01-01T00:00:00.000Z"}},
-        }
-
-    def _recreate(
-        self, deleted: list[dict[str, Any]], event_type: str, key: str, table: str, index: str
-    ) -> dict[str, Any]:
-        """An entity deleted earlier is created again with the same id (and joins the world again)."""
-        gone = deleted.pop(self.rng.randrange(len(deleted)))
-        obj = copy.deepcopy(gone["data"]["object"])
-        obj.pop("deleted_at", None)
-        if event_type == "organization.created":  # organization.deleted leaves branding out
-            colors = {"primary": "#000000", "page_background": "#ffffff"}
-            obj["branding"] = {"logo_url": "https://cdn.example.org/again.png", "colors": colors}
-        moment = self._stamp()
-        when = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-        if "updated_at" in obj:
-            obj["updated_at"] = when
-        if obj[key] in getattr(self.world, table):  # created again meanwhile by the generator: skip
-            return self.generator.next_event(time=moment)
-        getattr(self.world, table)[obj[key]] = obj
-        getattr(self.world, index).add(obj[key])
-        self.recreated += 1
-        event = copy.deepcopy(gone)
-        event.update(
-            {
-                "type": event_type,
-                "id": "evt_" + secrets.token_hex(11),
-                "time": when,
-                "data": {"object": copy.deepcopy(obj)},
-            }
-        )
-        return event
-
-
 # -- the checks ----------------------------------------------------------------------------------------
 
 
@@ -378,7 +288,7 @@ def check_equal_to_full_refresh(warehouse: Warehouse, when: str) -> None:
         incremental = _ordered(warehouse.rows(f"select {columns} from {warehouse.schema}.{model}"))
         full = _ordered(warehouse.rows(f"select {columns} from {warehouse.full_schema}.{model}"))
         if incremental != full:
-            keys = KEYS[model]
+            keys = KEYS.get(model, 1)
             a = {row[:keys]: row for row in incremental}
             b = {row[:keys]: row for row in full}
             differ = sorted((key for key in a.keys() | b.keys() if a.get(key) != b.get(key)), key=str)[:3]
@@ -404,6 +314,7 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
                 (newer + again + rng.sample(newer, min(5, len(newer))), "newer part"),
                 (older, "late part"),
             ):
+                when = f"round {round_number}, after the {label}"
                 rng.shuffle(part)
                 for event in part:
                     emulator.append_event(event)
@@ -413,14 +324,22 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
                     warehouse.rows, warehouse.schema, emulator, test_events_may_be_lost=warehouse.engine == "duckdb"
                 )
                 warehouse.dbt.run(warehouse.models_env(warehouse.schema))
-                check_equal_to_full_refresh(warehouse, f"round {round_number}, after the {label}")
+                check_equal_to_full_refresh(warehouse, when)
+                oracle = check_history_models(warehouse.rows, warehouse.schema, emulator, when, INSTANTS)
             delivered.extend(batch)
             check_models(warehouse.rows, warehouse.schema, expected_from_worlds([tenant.world]))
+            # Every event up to now has arrived: the history at each instant the world was copied
+            # (this round's and the earlier ones', which later events must not have disturbed).
+            for shot in tenant.snapshots:
+                check_oracle_against_world(oracle, shot)
+            assert check_history_against_world(warehouse.rows, warehouse.schema, tenant.snapshots, when) > 0
         # The rounds did exercise what they are for.
         assert tenant.recreated >= 2, "entities were deleted and created again"
         assert tenant.test_events >= 2 and tenant.generator.test_events_emitted >= 2, "test events were delivered"
         assert test_events_kept >= 5, "test events reached the raw tables (and the models ignored them)"
         types = {event["type"] for event in delivered}
         assert set(FORCED) <= types, "every kind of deletion happened"
+        assert len(tenant.snapshots) >= 5, "the world was copied at several instants"
+        assert tenant.ties >= 2, "updates of one user at the same instant were delivered"
     finally:
         emulator.stop()

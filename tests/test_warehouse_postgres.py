@@ -23,6 +23,7 @@ from warehouse_helpers import (
     STREAMS,
     Pipeline,
     base_tables,
+    check_history_models,
     check_models,
     check_raw_tables,
     check_scenario_outcomes,
@@ -83,6 +84,18 @@ class PostgresWarehouse:
             return cursor.fetchall()
 
 
+def loader_environ(connection: psycopg.Connection[Any], schema: str) -> dict[str, str]:
+    """The variables that point the loader and dbt at this server's database, in `schema`."""
+    return {
+        "TARGET_POSTGRES_HOST": HOST,
+        "TARGET_POSTGRES_PORT": str(PORT),
+        "TARGET_POSTGRES_USER": USER,
+        "TARGET_POSTGRES_PASSWORD": PASSWORD,
+        "TARGET_POSTGRES_DATABASE": connection.info.dbname,
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[PostgresWarehouse]]:
     connection = connect_or_skip()
@@ -90,18 +103,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline[Post
     tmp = tmp_path_factory.mktemp("postgres")
     scenario = start_scenario()
     try:
-        env = meltano_env(
-            tmp,
-            scenario.emulator,
-            {
-                "TARGET_POSTGRES_HOST": HOST,
-                "TARGET_POSTGRES_PORT": str(PORT),
-                "TARGET_POSTGRES_USER": USER,
-                "TARGET_POSTGRES_PASSWORD": PASSWORD,
-                "TARGET_POSTGRES_DATABASE": connection.info.dbname,
-                "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-            },
-        )
+        env = meltano_env(tmp, scenario.emulator, loader_environ(connection, schema))
         first = meltano_run(env, *PIPELINE, "dbt-postgres:test")
         yield Pipeline(scenario, env, PostgresWarehouse(connection, schema), first)
     finally:
@@ -140,6 +142,12 @@ def test_current_state_models_equal_the_emulators_world(pipeline: Pipeline) -> N
     warehouse = pipeline.warehouse
     check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))
     check_scenario_outcomes(warehouse.rows, warehouse.schema, pipeline.scenario)
+
+
+def test_history_models_follow_the_events_and_end_in_the_current_models(pipeline: Pipeline) -> None:
+    # The seeded history plus the life cycles delivered newest first, one event twice.
+    warehouse = pipeline.warehouse
+    check_history_models(warehouse.rows, warehouse.schema, pipeline.scenario.emulator, "postgres pipeline")
 
 
 def test_dbt_tests_on_the_keys_pass(pipeline: Pipeline) -> None:

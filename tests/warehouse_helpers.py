@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import random
 import re
 import secrets
 import string
@@ -22,6 +23,16 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from conftest import TOKEN, fast_config
+from history_oracle import (
+    DAILY_MODELS,
+    HISTORY_MODELS,
+    Oracle,
+    check_daily,
+    check_history_at,
+    check_history_equals_current,
+    check_versions,
+    instants,
+)
 
 from tap_auth0_events.emulator.generator import EventGenerator, World
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
@@ -33,7 +44,7 @@ STREAMS = sorted(stream_name(key) for key in STREAM_KEYS)  # a table per event t
 EVENT_TYPE_OF = {stream_name(event_type): event_type for event_type in EVENT_TYPES}
 # Types a newer API has and this tap does not: the scenario's history holds some (into other_events).
 UNKNOWN_TYPES = ("role.created", "role.deleted")
-MODELS = (
+CURRENT = (
     "current_users",
     "current_organizations",
     "current_organization_members",
@@ -44,21 +55,11 @@ MODELS = (
     "current_organization_connections",
     "current_group_roles",
     "current_organization_group_roles",
-    # Type-2 history: every version of each entity and relation.
-    "users_history",
-    "organizations_history",
-    "groups_history",
-    "connections_history",
-    "organization_members_history",
-    "organization_member_roles_history",
-    "organization_connections_history",
-    "group_members_history",
-    "group_roles_history",
-    "organization_group_roles_history",
-    # Day by day (UTC).
-    "daily_users",
-    "daily_organization_members",
 )
+HISTORY = HISTORY_MODELS  # one type-2 table per entity and relation (tests/history_oracle.py)
+DAILY = DAILY_MODELS
+# Every model an analyst reads.
+MODELS = (*CURRENT, *HISTORY, *DAILY)
 # The models' building blocks (incremental tables too): the newest event per key, deletions included.
 INTERMEDIATE = (
     "int_seen_events",
@@ -257,6 +258,9 @@ class Expected:
     groups: dict[str, dict[str, Any]]
     group_members: set[tuple[str, str]]
     connections: dict[str, dict[str, Any]]
+    organization_connections: dict[tuple[str, str], dict[str, Any]]
+    group_roles: set[tuple[str, str]]
+    organization_group_roles: set[tuple[str, str, str]]
 
 
 def expected_state(scenario: Scenario) -> Expected:
@@ -284,10 +288,33 @@ def expected_from_worlds(worlds: list[World]) -> Expected:
         groups={key: value for world in worlds for key, value in world.groups.items()},
         group_members={pair for world in worlds for pair in world.group_members},
         connections={key: value for world in worlds for key, value in world.enterprise_connections.items()},
+        organization_connections={
+            key: value for world in worlds for key, value in world.organization_connections.items()
+        },
+        group_roles={key for world in worlds for key in world.group_roles},
+        organization_group_roles={key for world in worlds for key in world.organization_group_roles},
     )
 
 
 # -- checks ---------------------------------------------------------------------------------------------
+
+
+def logged_events(emulator: Emulator) -> list[dict[str, Any]]:
+    """Every event of the emulator's log, whole, in log order (copies delivered again included)."""
+    return [json.loads(stored.frame.split(b"\ndata: ", 1)[1])["event"] for stored in emulator.log.events]
+
+
+def check_history_models(rows: Rows, schema: str, emulator: Emulator, when: str, count: int = 12) -> Oracle:
+    """The history and daily models against the oracle of the emulator's whole log: every version,
+    the state at `count` random instants, every day; and the versions in effect are the current
+    models. Returns the oracle."""
+    oracle = Oracle(logged_events(emulator))
+    assert check_versions(rows, schema, oracle, when) > 0
+    moments = instants(random.Random(len(oracle.events)), oracle.events, count)
+    assert check_history_at(rows, schema, oracle, moments, when) > 0
+    assert check_daily(rows, schema, oracle, when) >= 1
+    assert check_history_equals_current(rows, schema) > 0
+    return oracle
 
 
 def expected_event_ids(emulator: Emulator) -> dict[str, set[str]]:
@@ -417,6 +444,25 @@ def check_models(rows: Rows, schema: str, expected: Expected) -> None:
     for group_id, member_id, member_type, group_exists in group_members:
         assert member_type == ("connection" if member_id.startswith("con_") else "user")
         assert group_exists is (group_id in expected.groups)
+
+    # The settings of an organization's connection; is_enabled and organization_access_level are
+    # absent from the older event shape, so only assign_membership_on_login is always sent.
+    found = rows(
+        f"select organization_id, connection_id, assign_membership_on_login "
+        f"from {schema}.current_organization_connections"
+    )
+    assert {row[:2]: row[2] for row in found} == {
+        key: settings["assign_membership_on_login"] for key, settings in expected.organization_connections.items()
+    }, "current_organization_connections differ from the world"
+    assert len(found) == len(expected.organization_connections)
+
+    found = rows(f"select group_id, role_id from {schema}.current_group_roles")
+    assert len(found) == len(expected.group_roles)
+    assert set(found) == expected.group_roles, "current_group_roles differ from the world"
+
+    found = rows(f"select organization_id, group_id, role_id from {schema}.current_organization_group_roles")
+    assert len(found) == len(expected.organization_group_roles)
+    assert set(found) == expected.organization_group_roles, "current_organization_group_roles differ from the world"
 
 
 def check_scenario_outcomes(rows: Rows, schema: str, scenario: Scenario) -> None:
