@@ -1,6 +1,6 @@
 """Three tenants side by side under Dagster, into PostgreSQL.
 
-`dagster job execute -m orchestrate.definitions -j auth0_all_tenants` runs the three tenants of
+`dagster job execute -m tap_auth0_events_orchestrate.definitions -j auth0_all_tenants` runs the three tenants of
 meltano.yml (tap-auth0-events--us, --eu, --au) at once, one process per step, each against an
 emulator of its own (its own seed, tenant name and token) and into a schema of its own. Each
 tenant then holds what the single-tenant pipeline tests hold, and nothing of another tenant.
@@ -51,12 +51,13 @@ from warehouse_helpers import (
     start_scenario,
 )
 
-from orchestrate.tenants import Tenant, failure_cause, read_tenants, tenant_environ
 from tap_auth0_events.emulator.server import decode_offset
+from tap_auth0_events_orchestrate.tenants import Tenant, failure_cause, read_tenants, tenant_environ
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
+MODULE = "tap_auth0_events_orchestrate.definitions"  # installed with the tap, run from a Meltano project
 NAMES = ("us", "eu", "au")
 FAILING = "au"  # has a wrong token in the first run
 
@@ -119,7 +120,7 @@ class Orchestration:
 
 
 def run_all_tenants(env: dict[str, str], home: Path) -> DagsterOutcome:
-    args = [DAGSTER, "job", "execute", "-m", "orchestrate.definitions", "-j", "auth0_all_tenants"]
+    args = [DAGSTER, "job", "execute", "-m", MODULE, "-j", "auth0_all_tenants"]
     completed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         run = instance.get_runs(limit=1)[0]
@@ -377,7 +378,7 @@ def test_a_failed_run_names_what_failed_and_its_last_words() -> None:
 
 
 def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> None:
-    from orchestrate.definitions import defs
+    from tap_auth0_events_orchestrate.definitions import defs
 
     us, eu = defs.resolve_schedule_def("auth0_us_schedule"), defs.resolve_schedule_def("auth0_eu_schedule")
     assert (us.job_name, us.cron_schedule) == ("auth0_us", "0 * * * *")
@@ -391,3 +392,38 @@ def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> N
         every = DagsterRun(job_name="auth0_all_tenants", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTING)
         instance.add_run(every)
         assert isinstance(eu(build_schedule_context(instance=instance)), SkipReason), "the all-tenants run has it"
+
+
+def test_the_definitions_load_the_tenants_of_the_users_own_project(tmp_path: Path) -> None:
+    """From a Meltano project outside the repository: found from a directory below it (as Meltano
+    finds its project), or through MELTANO_PROJECT_ROOT from anywhere; its tenants, not ours."""
+    project = tmp_path / "own-project"
+    (project / "extract").mkdir(parents=True)
+    (project / "meltano.yml").write_text(
+        "project_id: own-project\ndefault_environment: dev\nenvironments:\n- name: dev\n"
+        "plugins:\n  extractors:\n"
+        "  - {name: tap-auth0-events, namespace: tap_auth0_events, executable: tap-auth0-events}\n"
+        "  - {name: tap-auth0-events--acme-prod, inherit_from: tap-auth0-events, load_schema: auth0_acme}\n"
+    )
+    env = {key: value for key, value in clean_environ().items() if not key.startswith(("DAGSTER_", "MELTANO_"))}
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster")
+    (tmp_path / "dagster").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, extra in ((project / "extract", {}), (elsewhere, {"MELTANO_PROJECT_ROOT": str(project)})):
+        completed = subprocess.run(
+            [DAGSTER, "job", "list", "-m", MODULE],
+            cwd=cwd,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        jobs = {line.removeprefix("Job: ").strip() for line in completed.stdout.splitlines() if line[:5] == "Job: "}
+        assert jobs - {"__ASSET_JOB"} == {"auth0_acme_prod", "auth0_all_tenants"}, completed.stdout
+    nowhere = subprocess.run(
+        [DAGSTER, "job", "list", "-m", MODULE], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert nowhere.returncode != 0 and "no meltano.yml in" in nowhere.stdout + nowhere.stderr

@@ -6,8 +6,11 @@ own, `auth0_<tenant>/events` (`meltano run tap-auth0-events--<tenant> target-pos
 tenant's schema and retried on failure; a job `auth0_<tenant>` and a schedule for it. The job
 `auth0_all_tenants` runs every tenant at once, one process per step.
 
-    dagster dev -m orchestrate.definitions      # UI and schedules, from the repository root
-    dagster job execute -m orchestrate.definitions -j auth0_all_tenants
+    dagster dev -m tap_auth0_events_orchestrate.definitions      # UI and schedules, from the Meltano project
+    dagster job execute -m tap_auth0_events_orchestrate.definitions -j auth0_all_tenants
+
+The Meltano project is MELTANO_PROJECT_ROOT, else the working directory or the nearest directory
+above it holding a meltano.yml (as Meltano finds it).
 
 Tunable from the environment when the code location loads: ORCHESTRATE_CRON (default hourly),
 ORCHESTRATE_MAX_RETRIES (2) and ORCHESTRATE_RETRY_DELAY_SECONDS (60: the first retry's delay,
@@ -41,7 +44,7 @@ from dagster import (
     schedule,
 )
 
-from orchestrate.tenants import (
+from tap_auth0_events_orchestrate.tenants import (
     LOADER,
     TRANSFORMER,
     MeltanoFailed,

@@ -38,8 +38,13 @@ _TAIL_LINES = 40
 
 
 def project_root() -> Path:
-    """The Meltano project: MELTANO_PROJECT_ROOT, else the repository holding this module."""
-    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path(__file__).resolve().parents[1])
+    """The Meltano project, found as Meltano finds it: MELTANO_PROJECT_ROOT, else the working
+    directory or the nearest directory above it holding a meltano.yml (else the working directory,
+    which `read_tenants` then reports)."""
+    if os.environ.get("MELTANO_PROJECT_ROOT"):
+        return Path(os.environ["MELTANO_PROJECT_ROOT"])
+    here = Path.cwd()
+    return next((place for place in (here, *here.parents) if (place / "meltano.yml").is_file()), here)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,12 @@ class Tenant:
 
 def read_tenants(project: Path) -> list[Tenant]:
     """The extractors of meltano.yml that inherit from tap-auth0-events, in file order."""
-    document = yaml.safe_load((project / "meltano.yml").read_text()) or {}
+    path = project / "meltano.yml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no meltano.yml in {project}: run Dagster from your Meltano project or set MELTANO_PROJECT_ROOT"
+        )
+    document = yaml.safe_load(path.read_text()) or {}
     extractors = (document.get("plugins") or {}).get("extractors") or []
     tenants = [Tenant(plugin["name"]) for plugin in extractors if plugin.get("inherit_from") == PARENT]
     keys = [tenant.key for tenant in tenants]
