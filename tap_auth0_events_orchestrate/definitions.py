@@ -14,7 +14,8 @@ above it holding a meltano.yml (as Meltano finds it).
 
 Tunable from the environment when the code location loads: ORCHESTRATE_CRON (default hourly),
 ORCHESTRATE_MAX_RETRIES (2) and ORCHESTRATE_RETRY_DELAY_SECONDS (60: the first retry's delay,
-then exponential with jitter).
+then exponential with jitter). A failure the tap marks as one no retry can fix (its last line
+ends with `[exit N]`, N in tenants.NOT_RETRYABLE_EXITS) is not retried.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotations at run time.
@@ -82,9 +83,15 @@ def _run(context: AssetExecutionContext, tenant: Tenant, blocks: list[str]) -> t
         context.log.info(f"tenant {tenant.name}: meltano run {' '.join(blocks)} into schema {schema}")
         return schema, run_meltano(tenant, schema, blocks, project=project, env=env)
     except MeltanoFailed as failed:
+        # A failure the tap marked as one no retry can fix (a wrong token, ...) skips the RetryPolicy.
         raise Failure(
             description=str(failed),
-            metadata={"tenant": tenant.name, "output (last lines)": MetadataValue.text(failed.tail)},
+            metadata={
+                "tenant": tenant.name,
+                "tap exit code": "none marked" if failed.tap_exit is None else failed.tap_exit,
+                "output (last lines)": MetadataValue.text(failed.tail),
+            },
+            allow_retries=failed.retryable,
         ) from None
 
 

@@ -12,6 +12,7 @@ from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, encode_of
 
 def assert_clean_failure(result, code: int, *phrases: str) -> None:
     assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert f"[exit {code}]\n" in result.stderr, "the line ends with the exit marker orchestrators read"
     for phrase in phrases:
         assert phrase in result.stderr
     assert "Traceback" not in result.stderr

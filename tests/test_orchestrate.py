@@ -4,8 +4,10 @@
 meltano.yml (tap-auth0-events--us, --eu, --au) at once, one process per step, each against an
 emulator of its own (its own seed, tenant name and token) and into a schema of its own. Each
 tenant then holds what the single-tenant pipeline tests hold, and nothing of another tenant.
-In the first run `au` has a wrong token: it fails alone, with its cause and without the token;
-in the second it has the right one and catches up while the others add only their new events.
+In the first run `au` has a wrong token: it fails alone, with its cause and without the token, and
+is not retried (the tap marks its line `[exit 3]`); in the second it has the right one and catches
+up while the others add only their new events, and `us`, whose API answers 503 until its first
+attempt has given up (exit 9), succeeds on its retry.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,8 +54,8 @@ from warehouse_helpers import (
     start_scenario,
 )
 
-from tap_auth0_events.emulator.server import decode_offset
-from tap_auth0_events_orchestrate.tenants import Tenant, failure_cause, read_tenants, tenant_environ
+from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, decode_offset
+from tap_auth0_events_orchestrate.tenants import Tenant, failure_cause, read_tenants, tap_exit, tenant_environ
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
@@ -60,6 +63,7 @@ DAGSTER = str(Path(sys.executable).parent / "dagster")
 MODULE = "tap_auth0_events_orchestrate.definitions"  # installed with the tap, run from a Meltano project
 NAMES = ("us", "eu", "au")
 FAILING = "au"  # has a wrong token in the first run
+OUTAGE = "us"  # its API is down for a while in the second run
 
 
 @dataclass
@@ -261,10 +265,11 @@ def test_a_tenant_with_a_wrong_token_fails_alone_and_says_why(orchestration: Orc
     assert first.returncode != 0 and first.status == DagsterRunStatus.FAILURE
     assert set(first.failures) == {f"auth0_{FAILING}__events"}, first.failures
     attempts = first.failures[f"auth0_{FAILING}__events"]
-    assert len(attempts) == first.attempts[f"auth0_{FAILING}__events"] == 2, "retried once (ORCHESTRATE_MAX_RETRIES=1)"
-    for message in attempts:
-        assert f"tenant {FAILING}: `meltano run tap-auth0-events--{FAILING} target-postgres` failed" in message
-        assert "Extractor failed: HTTP 401 from the Events API" in message, message
+    # ORCHESTRATE_MAX_RETRIES=1, but a wrong token would fail again the same way: one attempt only.
+    assert len(attempts) == first.attempts[f"auth0_{FAILING}__events"] == 1, attempts
+    (message,) = attempts
+    assert f"tenant {FAILING}: `meltano run tap-auth0-events--{FAILING} target-postgres` failed" in message
+    assert "Extractor failed: HTTP 401 from the Events API" in message and "[exit 3]" in message, message
     assert f"auth0_{FAILING}__current_state" not in first.attempts, "its models wait for its events"
     assert AssetKey([f"auth0_{FAILING}", "events"]) not in first.materialized
     schema = orchestration.tenants[FAILING].schema
@@ -299,14 +304,46 @@ def test_each_tenant_keeps_its_own_state(orchestration: Orchestration) -> None:
 # -- the second run: the fixed tenant catches up, the others add only their new events -----------------
 
 
+def end_outage_at_retry(home: Path, emulator: Emulator, step: str, known: set[str], done: threading.Event) -> None:
+    """The outage lasts until Dagster puts `step` up for retry: then the emulator serves again."""
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        while not done.wait(0.2):
+            runs = [run for run in instance.get_runs(limit=1) if run.run_id not in known]
+            if runs and any(
+                entry.dagster_event and entry.dagster_event.step_key == step
+                for entry in instance.all_logs(runs[0].run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+            ):
+                emulator.plans.clear()
+                return
+
+
 def test_a_second_run_adds_only_each_tenants_new_events(orchestration: Orchestration) -> None:
+    """... while OUTAGE's API answers 503 until its first attempt has failed (exit 9): the retry reads."""
     appended = {
         name: orchestration.tenants[name].scenario.emulator.append(20 + 10 * index) for index, name in enumerate(NAMES)
     }
-    fixed = orchestration.tenants[FAILING]
+    fixed, down = orchestration.tenants[FAILING], orchestration.tenants[OUTAGE]
     env = {**orchestration.env, **fixed.env(fixed.token)}
-    second = run_all_tenants(env, orchestration.tmp / "dagster")
+    env[f"TAP_AUTH0_EVENTS__{OUTAGE.upper()}_MAX_RUN_SECONDS"] = "6"  # exit 9 after 6 s of faults only
+    down.scenario.emulator.queue(*[ConnectionPlan(status=503)] * 1000)
+    home = orchestration.tmp / "dagster"
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        known = {run.run_id for run in instance.get_runs()}
+    done = threading.Event()
+    watcher = threading.Thread(
+        target=end_outage_at_retry, args=(home, down.scenario.emulator, f"auth0_{OUTAGE}__events", known, done)
+    )
+    watcher.start()
+    try:
+        second = run_all_tenants(env, home)
+    finally:
+        done.set()
+        watcher.join()
     assert second.returncode == 0 and second.status == DagsterRunStatus.SUCCESS, second.output[-3000:]
+    (outage,) = second.failures[f"auth0_{OUTAGE}__events"]
+    assert "HTTP 503" in outage and "[exit 9]" in outage, outage
+    assert second.attempts[f"auth0_{OUTAGE}__events"] == 2, "retried once, and the retry succeeded"
+    assert set(second.failures) == {f"auth0_{OUTAGE}__events"}, second.failures
     for case in orchestration.loaded():
         assert second.emitted[case.name] == len(appended[case.name]), f"{case.name} resumed from its own STATE"
     assert second.emitted[FAILING] >= len(fixed.scenario.emulator.log), "the fixed tenant read its whole history"
@@ -375,6 +412,10 @@ def test_a_failed_run_names_what_failed_and_its_last_words() -> None:
     assert failure_cause(["Traceback (most recent call last):", "ImportError: no module", ""], "x") == (
         "ImportError: no module"
     )
+    assert tap_exit(loader, "tap-auth0-events--eu") is None, "the loader failed: nothing marked"
+    marked = [line("tap-auth0-events--eu", "HTTP 401 from the Events API (...): the token ... [exit 3]"), *loader]
+    assert tap_exit(marked, "tap-auth0-events--eu") == 3
+    assert tap_exit([line("target-postgres", "a record's text [exit 3]")], "tap-auth0-events--eu") is None
 
 
 def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> None:
