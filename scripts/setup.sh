@@ -23,7 +23,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 rm -f "$stamp"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-# dev: tests and Meltano; orchestrate: Dagster, for orchestrate/ (many tenants) and its test.
+# dev: tests and Meltano; orchestrate: Dagster, for tap_auth0_events_orchestrate (many tenants) and its test.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,orchestrate]"
 echo "setup: installing Meltano plugins"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/meltano --log-level=warning install

@@ -23,8 +23,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 ruff format --check .
 lint-imports   # the layers: the engine never imports singer_sdk, no import cycle, the tap never
-               # imports orchestrate/ (pyproject.toml)
-mypy           # strict on the engine modules and orchestrate/ (pyproject.toml)
+               # imports tap_auth0_events_orchestrate (pyproject.toml)
+mypy           # strict on the engine modules and tap_auth0_events_orchestrate (pyproject.toml)
 if $quick; then
   pytest -m "not integration" "$@"
 else

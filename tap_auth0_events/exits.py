@@ -41,7 +41,18 @@ def exit_code(error: TapAuth0EventsError) -> int:
     return 1
 
 
+def marked(line: str, code: int) -> str:
+    """The tap's last line before it exits `code`: the line, then `[exit <code>]`.
+
+    The marker is stable (README, "Errors"): `meltano run` does not pass the tap's exit code on, but
+    it does pass the tap's lines, so an orchestrator reads the code there and does not retry a
+    failure that would happen again (tap_auth0_events_orchestrate).
+    """
+    return f"{line} [exit {code}]"
+
+
 def exit_with(error: TapAuth0EventsError, logger: logging.Logger) -> NoReturn:
     """End the command with the error's one line and its exit code (STATE is already written)."""
-    logger.error("%s", error)
-    raise SystemExit(exit_code(error))
+    code = exit_code(error)
+    logger.error("%s", marked(str(error), code))
+    raise SystemExit(code)

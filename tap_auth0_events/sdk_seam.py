@@ -40,7 +40,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_auth0_events.errors import InputError, TapAuth0EventsError
-from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exit_with
+from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exit_with, marked
 from tap_auth0_events.output import FastOutput
 from tap_auth0_events.records import DictCodec
 from tap_auth0_events.settings import Settings, SettingsError, config_file_problem, parse_settings
@@ -159,7 +159,7 @@ class OneConnectionTap(Tap):
         try:
             return super().cb_config(ctx, param, value)
         except (OSError, ValueError, TypeError) as error:
-            cls.logger.error("config file: %s", config_file_problem(error))
+            cls.logger.error("%s", marked(f"config file: {config_file_problem(error)}", SETTINGS_EXIT_CODE))
             ctx.exit(SETTINGS_EXIT_CODE)
 
     @classmethod
@@ -181,7 +181,9 @@ class OneConnectionTap(Tap):
             self.settings = parse_settings(self.config)
         except SettingsError as error:
             if raise_errors:
-                raise ConfigValidationError("Config validation failed", errors=error.problems) from None
+                *problems, last = error.problems  # the last problem carries the exit marker
+                problems.append(marked(last, SETTINGS_EXIT_CODE))
+                raise ConfigValidationError("Config validation failed", errors=problems) from None
             return error.problems
         return super()._validate_config(raise_errors=raise_errors)
 

@@ -14,7 +14,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from tap_auth0_events.errors import InputError
 from tap_auth0_events.event_types import STREAM_KEYS
-from tap_auth0_events.exits import exit_code
+from tap_auth0_events.exits import exit_code, marked
 from tap_auth0_events.sdk_seam import EventStreamLike, OneConnectionTap, override
 from tap_auth0_events.settings import config_jsonschema, parse_catalog, parse_state
 from tap_auth0_events.streams import EventStream
@@ -72,6 +72,7 @@ def _checked_file(
         return None
     _, problem = parse(text)
     if problem:
-        cls.logger.error("%s file: %s", what, problem)
-        raise SystemExit(exit_code(InputError(problem)))
+        code = exit_code(InputError(problem))
+        cls.logger.error("%s", marked(f"{what} file: {problem}", code))
+        raise SystemExit(code)
     return io.StringIO(text)

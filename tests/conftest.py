@@ -130,8 +130,10 @@ def run_tap(
 
 
 def assert_clean_failure(result: TapRun, code: int, *phrases: str) -> None:
-    """The run failed as a user should see it: exit `code`, each phrase in the log, no traceback, no token."""
+    """The run failed as a user should see it: exit `code`, its line marked `[exit code]`, each phrase in
+    the log, no traceback, no token."""
     assert result.returncode == code, (result.returncode, result.stderr[-2000:])
+    assert f"[exit {code}]\n" in result.stderr, "the line ends with the exit marker orchestrators read"
     for phrase in phrases:
         assert phrase in result.stderr, phrase
     assert "Traceback" not in result.stderr

@@ -1,11 +1,13 @@
 """Three tenants side by side under Dagster, into PostgreSQL.
 
-`dagster job execute -m orchestrate.definitions -j auth0_all_tenants` runs the three tenants of
+`dagster job execute -m tap_auth0_events_orchestrate.definitions -j auth0_all_tenants` runs the three tenants of
 meltano.yml (tap-auth0-events--us, --eu, --au) at once, one process per step, each against an
 emulator of its own (its own seed, tenant name and token) and into a schema of its own. Each
 tenant then holds what the single-tenant pipeline tests hold, and nothing of another tenant.
-In the first run `au` has a wrong token: it fails alone, with its cause and without the token;
-in the second it has the right one and catches up while the others add only their new events.
+In the first run `au` has a wrong token: it fails alone, with its cause and without the token, and
+is not retried (the tap marks its line `[exit 3]`); in the second it has the right one and catches
+up while the others add only their new events, and `us`, whose API answers 503 until its first
+attempt has given up (exit 9), succeeds on its retry.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,14 +54,16 @@ from warehouse_helpers import (
     start_scenario,
 )
 
-from orchestrate.tenants import Tenant, failure_cause, read_tenants, tenant_environ
-from tap_auth0_events.emulator.server import decode_offset
+from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, decode_offset
+from tap_auth0_events_orchestrate.tenants import Tenant, failure_cause, read_tenants, tap_exit, tenant_environ
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow]
 
 DAGSTER = str(Path(sys.executable).parent / "dagster")
+MODULE = "tap_auth0_events_orchestrate.definitions"  # installed with the tap, run from a Meltano project
 NAMES = ("us", "eu", "au")
 FAILING = "au"  # has a wrong token in the first run
+OUTAGE = "us"  # its API is down for a while in the second run
 
 
 @dataclass
@@ -119,7 +124,7 @@ class Orchestration:
 
 
 def run_all_tenants(env: dict[str, str], home: Path) -> DagsterOutcome:
-    args = [DAGSTER, "job", "execute", "-m", "orchestrate.definitions", "-j", "auth0_all_tenants"]
+    args = [DAGSTER, "job", "execute", "-m", MODULE, "-j", "auth0_all_tenants"]
     completed = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         run = instance.get_runs(limit=1)[0]
@@ -260,10 +265,11 @@ def test_a_tenant_with_a_wrong_token_fails_alone_and_says_why(orchestration: Orc
     assert first.returncode != 0 and first.status == DagsterRunStatus.FAILURE
     assert set(first.failures) == {f"auth0_{FAILING}__events"}, first.failures
     attempts = first.failures[f"auth0_{FAILING}__events"]
-    assert len(attempts) == first.attempts[f"auth0_{FAILING}__events"] == 2, "retried once (ORCHESTRATE_MAX_RETRIES=1)"
-    for message in attempts:
-        assert f"tenant {FAILING}: `meltano run tap-auth0-events--{FAILING} target-postgres` failed" in message
-        assert "Extractor failed: HTTP 401 from the Events API" in message, message
+    # ORCHESTRATE_MAX_RETRIES=1, but a wrong token would fail again the same way: one attempt only.
+    assert len(attempts) == first.attempts[f"auth0_{FAILING}__events"] == 1, attempts
+    (message,) = attempts
+    assert f"tenant {FAILING}: `meltano run tap-auth0-events--{FAILING} target-postgres` failed" in message
+    assert "Extractor failed: HTTP 401 from the Events API" in message and "[exit 3]" in message, message
     assert f"auth0_{FAILING}__current_state" not in first.attempts, "its models wait for its events"
     assert AssetKey([f"auth0_{FAILING}", "events"]) not in first.materialized
     schema = orchestration.tenants[FAILING].schema
@@ -298,14 +304,46 @@ def test_each_tenant_keeps_its_own_state(orchestration: Orchestration) -> None:
 # -- the second run: the fixed tenant catches up, the others add only their new events -----------------
 
 
+def end_outage_at_retry(home: Path, emulator: Emulator, step: str, known: set[str], done: threading.Event) -> None:
+    """The outage lasts until Dagster puts `step` up for retry: then the emulator serves again."""
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        while not done.wait(0.2):
+            runs = [run for run in instance.get_runs(limit=1) if run.run_id not in known]
+            if runs and any(
+                entry.dagster_event and entry.dagster_event.step_key == step
+                for entry in instance.all_logs(runs[0].run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+            ):
+                emulator.plans.clear()
+                return
+
+
 def test_a_second_run_adds_only_each_tenants_new_events(orchestration: Orchestration) -> None:
+    """... while OUTAGE's API answers 503 until its first attempt has failed (exit 9): the retry reads."""
     appended = {
         name: orchestration.tenants[name].scenario.emulator.append(20 + 10 * index) for index, name in enumerate(NAMES)
     }
-    fixed = orchestration.tenants[FAILING]
+    fixed, down = orchestration.tenants[FAILING], orchestration.tenants[OUTAGE]
     env = {**orchestration.env, **fixed.env(fixed.token)}
-    second = run_all_tenants(env, orchestration.tmp / "dagster")
+    env[f"TAP_AUTH0_EVENTS__{OUTAGE.upper()}_MAX_RUN_SECONDS"] = "6"  # exit 9 after 6 s of faults only
+    down.scenario.emulator.queue(*[ConnectionPlan(status=503)] * 1000)
+    home = orchestration.tmp / "dagster"
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        known = {run.run_id for run in instance.get_runs()}
+    done = threading.Event()
+    watcher = threading.Thread(
+        target=end_outage_at_retry, args=(home, down.scenario.emulator, f"auth0_{OUTAGE}__events", known, done)
+    )
+    watcher.start()
+    try:
+        second = run_all_tenants(env, home)
+    finally:
+        done.set()
+        watcher.join()
     assert second.returncode == 0 and second.status == DagsterRunStatus.SUCCESS, second.output[-3000:]
+    (outage,) = second.failures[f"auth0_{OUTAGE}__events"]
+    assert "HTTP 503" in outage and "[exit 9]" in outage, outage
+    assert second.attempts[f"auth0_{OUTAGE}__events"] == 2, "retried once, and the retry succeeded"
+    assert set(second.failures) == {f"auth0_{OUTAGE}__events"}, second.failures
     for case in orchestration.loaded():
         assert second.emitted[case.name] == len(appended[case.name]), f"{case.name} resumed from its own STATE"
     assert second.emitted[FAILING] >= len(fixed.scenario.emulator.log), "the fixed tenant read its whole history"
@@ -374,10 +412,14 @@ def test_a_failed_run_names_what_failed_and_its_last_words() -> None:
     assert failure_cause(["Traceback (most recent call last):", "ImportError: no module", ""], "x") == (
         "ImportError: no module"
     )
+    assert tap_exit(loader, "tap-auth0-events--eu") is None, "the loader failed: nothing marked"
+    marked = [line("tap-auth0-events--eu", "HTTP 401 from the Events API (...): the token ... [exit 3]"), *loader]
+    assert tap_exit(marked, "tap-auth0-events--eu") == 3
+    assert tap_exit([line("target-postgres", "a record's text [exit 3]")], "tap-auth0-events--eu") is None
 
 
 def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> None:
-    from orchestrate.definitions import defs
+    from tap_auth0_events_orchestrate.definitions import defs
 
     us, eu = defs.resolve_schedule_def("auth0_us_schedule"), defs.resolve_schedule_def("auth0_eu_schedule")
     assert (us.job_name, us.cron_schedule) == ("auth0_us", "0 * * * *")
@@ -391,3 +433,38 @@ def test_a_tenants_schedule_skips_while_a_run_of_that_tenant_is_in_flight() -> N
         every = DagsterRun(job_name="auth0_all_tenants", run_id=str(uuid.uuid4()), status=DagsterRunStatus.STARTING)
         instance.add_run(every)
         assert isinstance(eu(build_schedule_context(instance=instance)), SkipReason), "the all-tenants run has it"
+
+
+def test_the_definitions_load_the_tenants_of_the_users_own_project(tmp_path: Path) -> None:
+    """From a Meltano project outside the repository: found from a directory below it (as Meltano
+    finds its project), or through MELTANO_PROJECT_ROOT from anywhere; its tenants, not ours."""
+    project = tmp_path / "own-project"
+    (project / "extract").mkdir(parents=True)
+    (project / "meltano.yml").write_text(
+        "project_id: own-project\ndefault_environment: dev\nenvironments:\n- name: dev\n"
+        "plugins:\n  extractors:\n"
+        "  - {name: tap-auth0-events, namespace: tap_auth0_events, executable: tap-auth0-events}\n"
+        "  - {name: tap-auth0-events--acme-prod, inherit_from: tap-auth0-events, load_schema: auth0_acme}\n"
+    )
+    env = {key: value for key, value in clean_environ().items() if not key.startswith(("DAGSTER_", "MELTANO_"))}
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster")
+    (tmp_path / "dagster").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, extra in ((project / "extract", {}), (elsewhere, {"MELTANO_PROJECT_ROOT": str(project)})):
+        completed = subprocess.run(
+            [DAGSTER, "job", "list", "-m", MODULE],
+            cwd=cwd,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr[-3000:]
+        jobs = {line.removeprefix("Job: ").strip() for line in completed.stdout.splitlines() if line[:5] == "Job: "}
+        assert jobs - {"__ASSET_JOB"} == {"auth0_acme_prod", "auth0_all_tenants"}, completed.stdout
+    nowhere = subprocess.run(
+        [DAGSTER, "job", "list", "-m", MODULE], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert nowhere.returncode != 0 and "no meltano.yml in" in nowhere.stdout + nowhere.stderr

@@ -6,12 +6,16 @@ own, `auth0_<tenant>/events` (`meltano run tap-auth0-events--<tenant> target-pos
 tenant's schema and retried on failure; a job `auth0_<tenant>` and a schedule for it. The job
 `auth0_all_tenants` runs every tenant at once, one process per step.
 
-    dagster dev -m orchestrate.definitions      # UI and schedules, from the repository root
-    dagster job execute -m orchestrate.definitions -j auth0_all_tenants
+    dagster dev -m tap_auth0_events_orchestrate.definitions      # UI and schedules, from the Meltano project
+    dagster job execute -m tap_auth0_events_orchestrate.definitions -j auth0_all_tenants
+
+The Meltano project is MELTANO_PROJECT_ROOT, else the working directory or the nearest directory
+above it holding a meltano.yml (as Meltano finds it).
 
 Tunable from the environment when the code location loads: ORCHESTRATE_CRON (default hourly),
 ORCHESTRATE_MAX_RETRIES (2) and ORCHESTRATE_RETRY_DELAY_SECONDS (60: the first retry's delay,
-then exponential with jitter).
+then exponential with jitter). A failure the tap marks as one no retry can fix (its last line
+ends with `[exit N]`, N in tenants.NOT_RETRYABLE_EXITS) is not retried.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotations at run time.
@@ -41,7 +45,7 @@ from dagster import (
     schedule,
 )
 
-from orchestrate.tenants import (
+from tap_auth0_events_orchestrate.tenants import (
     LOADER,
     TRANSFORMER,
     MeltanoFailed,
@@ -79,9 +83,15 @@ def _run(context: AssetExecutionContext, tenant: Tenant, blocks: list[str]) -> t
         context.log.info(f"tenant {tenant.name}: meltano run {' '.join(blocks)} into schema {schema}")
         return schema, run_meltano(tenant, schema, blocks, project=project, env=env)
     except MeltanoFailed as failed:
+        # A failure the tap marked as one no retry can fix (a wrong token, ...) skips the RetryPolicy.
         raise Failure(
             description=str(failed),
-            metadata={"tenant": tenant.name, "output (last lines)": MetadataValue.text(failed.tail)},
+            metadata={
+                "tenant": tenant.name,
+                "tap exit code": "none marked" if failed.tap_exit is None else failed.tap_exit,
+                "output (last lines)": MetadataValue.text(failed.tail),
+            },
+            allow_retries=failed.retryable,
         ) from None
 
 

@@ -34,12 +34,25 @@ _PARENT_VARIABLE = re.compile(r"^TAP_AUTH0_EVENTS_(?!_)")
 # A line of Meltano's uncolored console log: time, [level], who (meltano or a plugin), message.
 _LOG_LINE = re.compile(r"^\S+ \[(?P<level>[a-z]+)\s*\] (?P<source>\S+) ?(?P<message>.*)$")
 _EMITTED = re.compile(r"pass finished \([^)]*\): (\d+) events emitted")
+# The tap ends its last line with `[exit <code>]` (tap_auth0_events.exits.marked): `meltano run`
+# does not pass the tap's exit code on, its lines it does.
+_TAP_EXIT = re.compile(r"\[exit (\d+)\]$")
+# Exit codes that no retry can fix: bad settings or input (1, 2), a wrong token (3) or scope (4),
+# a bad request or unsupported type (5), an expired offset (6), a stuck message or error (7, 8).
+# 9 (only faults until max_run_seconds: an outage, rate limits) and anything unmarked (the loader's
+# connection errors, dbt) can pass, and are retried.
+NOT_RETRYABLE_EXITS = frozenset(range(1, 9))
 _TAIL_LINES = 40
 
 
 def project_root() -> Path:
-    """The Meltano project: MELTANO_PROJECT_ROOT, else the repository holding this module."""
-    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path(__file__).resolve().parents[1])
+    """The Meltano project, found as Meltano finds it: MELTANO_PROJECT_ROOT, else the working
+    directory or the nearest directory above it holding a meltano.yml (else the working directory,
+    which `read_tenants` then reports)."""
+    if os.environ.get("MELTANO_PROJECT_ROOT"):
+        return Path(os.environ["MELTANO_PROJECT_ROOT"])
+    here = Path.cwd()
+    return next((place for place in (here, *here.parents) if (place / "meltano.yml").is_file()), here)
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,12 @@ class Tenant:
 
 def read_tenants(project: Path) -> list[Tenant]:
     """The extractors of meltano.yml that inherit from tap-auth0-events, in file order."""
-    document = yaml.safe_load((project / "meltano.yml").read_text()) or {}
+    path = project / "meltano.yml"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no meltano.yml in {project}: run Dagster from your Meltano project or set MELTANO_PROJECT_ROOT"
+        )
+    document = yaml.safe_load(path.read_text()) or {}
     extractors = (document.get("plugins") or {}).get("extractors") or []
     tenants = [Tenant(plugin["name"]) for plugin in extractors if plugin.get("inherit_from") == PARENT]
     keys = [tenant.key for tenant in tenants]
@@ -107,11 +125,17 @@ def load_schema(project: Path, tenant: Tenant, env: Mapping[str, str]) -> str:
 class MeltanoFailed(Exception):
     """One tenant's Meltano command failed; the message names the tenant and the cause."""
 
-    def __init__(self, tenant: Tenant, command: str, cause: str, tail: str = "") -> None:
+    def __init__(self, tenant: Tenant, command: str, cause: str, tail: str = "", tap_exit: int | None = None) -> None:
         super().__init__(f"tenant {tenant.name}: `{command}` failed: {cause}")
         self.tenant = tenant
         self.cause = cause
         self.tail = tail
+        self.tap_exit = tap_exit  # the tap's exit code, from its marked last line, if it wrote one
+
+    @property
+    def retryable(self) -> bool:
+        """False when the tap said it failed in a way that would fail again the same way."""
+        return self.tap_exit not in NOT_RETRYABLE_EXITS
 
 
 @dataclass
@@ -162,8 +186,20 @@ def run_meltano(
             except subprocess.TimeoutExpired:
                 process.kill()
     if returncode != 0:
-        raise MeltanoFailed(tenant, run.command, failure_cause(run.lines, tenant.extractor), run.tail())
+        cause = failure_cause(run.lines, tenant.extractor)
+        raise MeltanoFailed(tenant, run.command, cause, run.tail(), tap_exit(run.lines, tenant.extractor))
     return run
+
+
+def tap_exit(lines: Iterable[str], extractor: str) -> int | None:
+    """The exit code of the tap's last marked line (`... [exit 3]`), if the tap wrote one."""
+    code = None
+    for line in lines:
+        parsed = _LOG_LINE.match(line)
+        if parsed and parsed["source"] in (extractor, PARENT):
+            found = _TAP_EXIT.search(parsed["message"].rstrip())
+            code = int(found.group(1)) if found else code
+    return code
 
 
 def failure_cause(lines: Iterable[str], extractor: str) -> str:
