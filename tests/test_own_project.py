@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 import yaml
-from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
+from test_warehouse_duckdb import DuckDBWarehouse
+from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, PostgresWarehouse, connect_or_skip
 from warehouse_helpers import (
     INTERMEDIATE,
     MELTANO,
@@ -199,17 +199,6 @@ def _tap_env(scenario: Scenario) -> dict[str, str]:
     }
 
 
-def _duckdb_rows(path: Path) -> Rows:
-    def rows(sql: str) -> list[tuple[Any, ...]]:
-        connection = duckdb.connect(str(path), read_only=True)  # closed: the loader needs the file
-        try:
-            return connection.execute(sql).fetchall()
-        finally:
-            connection.close()
-
-    return rows
-
-
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "duckdb":
@@ -218,8 +207,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
             "duckdb",
             own_env=lambda scenario: {**_tap_env(scenario), "TARGET_DUCKDB_FILEPATH": str(own)},
             repo_extra=lambda place: {"TARGET_DUCKDB_FILEPATH": str(place / "repo.duckdb")},
-            own_rows=_duckdb_rows(own),
-            repo_rows=lambda place: _duckdb_rows(place / "repo.duckdb"),
+            own_rows=DuckDBWarehouse(own).rows,
+            repo_rows=lambda place: DuckDBWarehouse(place / "repo.duckdb").rows,
             own_schema="auth0_events",
             repo_schema=lambda place: "auth0_events",
         )
@@ -234,10 +223,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         "TARGET_POSTGRES_DATABASE": connection.info.dbname,
     }
 
-    def rows(sql: str) -> list[tuple[Any, ...]]:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchall()
+    rows = PostgresWarehouse(connection, prefix).rows
 
     def repo_schema(place: Path) -> str:
         return f"{prefix}_{place.name}"
