@@ -6,7 +6,7 @@ user runs it, as a fresh process tree:
 
   tap               tap-auth0-events --config cfg.json > file   (the records the floor loads)
   meltano:duckdb    meltano run tap-auth0-events target-duckdb    (settings of meltano.yml)
-  dbt:duckdb full   dbt run --full-refresh   (the dbt-duckdb plugin's dbt, in transform/)
+  dbt:duckdb full   dbt run --full-refresh   (the dbt-duckdb plugin's dbt, in analytics/)
   + 1,000 new events appended to the emulator, then
   meltano:duckdb +1000, dbt:duckdb incremental
   the same for PostgreSQL (a schema of its own, dropped afterwards)
@@ -265,7 +265,7 @@ def dbt_argv(engine: str, full: bool) -> list[str]:
         str(dbt),
         "run",
         "--project-dir",
-        str(ROOT / "transform"),
+        str(ROOT / "analytics"),
         "--profiles-dir",
         str(ROOT / "transform" / "profiles" / engine),
         *(["--full-refresh"] if full else []),
@@ -372,7 +372,7 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                 if f"dbt:{engine}:full" in stages:
                     results.append(
                         measure(
-                            f"dbt:{engine}:full", total, dbt_argv(engine, True), workdir, env, cwd=ROOT / "transform"
+                            f"dbt:{engine}:full", total, dbt_argv(engine, True), workdir, env, cwd=ROOT / "analytics"
                         )
                     )
                 if f"meltano:{engine}:+new" in stages:
@@ -389,7 +389,7 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
                             dbt_argv(engine, False),
                             workdir,
                             env,
-                            cwd=ROOT / "transform",
+                            cwd=ROOT / "analytics",
                         )
                     )
             finally:

@@ -38,6 +38,7 @@ else
   run_flags=()
 fi
 
-# Load the new events, then rebuild the current-state models (transform/) from them.
+# Load the new events, then bring the current-state models up to date (the package in transform/,
+# run from the pipeline's dbt project, analytics/).
 meltano run "${run_flags[@]}" tap-auth0-events target-duckdb dbt-duckdb:run
 python scripts/summary.py "${TARGET_DUCKDB_FILEPATH:-output/warehouse.duckdb}"

@@ -27,4 +27,7 @@ rm -f "$stamp"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,orchestrate]"
 echo "setup: installing Meltano plugins"
 PATH="$PWD/.venv/bin:$PATH" .venv/bin/meltano --log-level=warning install
+# The pipeline's dbt project (analytics/) installs the models of transform/ as a package: link it
+# into analytics/dbt_packages (a local package: no network). Both transformers share the link.
+PATH="$PWD/.venv/bin:$PATH" .venv/bin/meltano --log-level=warning invoke dbt-duckdb deps --quiet
 echo "$wanted" > "$stamp"

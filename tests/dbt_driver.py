@@ -19,7 +19,7 @@ from typing import Any
 
 from dbt.cli.main import dbtRunner
 
-TRANSFORM = Path(__file__).resolve().parents[1] / "transform"
+TRANSFORM = Path(__file__).resolve().parents[1] / "analytics"
 
 
 def main() -> None:

@@ -11,38 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from conftest import TAP, run_tap, tap_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_auth0_events.emulator.server import Emulator
-from tap_auth0_events.settings import SETTINGS, SettingsError, config_jsonschema, parse_settings
-from tap_auth0_events.tap import TapAuth0Events
+from tap_auth0_events.settings import SETTINGS, SettingsError, parse_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID = {"api_url": "http://127.0.0.1:9", "api_token": "SECRET-token-valid"}
-
-
-def _meltano_kind(kind: str, choices: tuple[str, ...]) -> str:
-    return "options" if choices else kind
-
-
-def test_meltano_yml_declares_the_tap_settings_as_the_tap_does() -> None:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    tap = next(plugin for plugin in project["plugins"]["extractors"] if plugin["name"] == "tap-auth0-events")
-    sdk_schema = config_jsonschema()
-    TapAuth0Events.append_builtin_config(sdk_schema)
-    sdk_settings = set(sdk_schema["properties"]) - {setting.name for setting in SETTINGS}
-    declared = {entry["name"]: entry for entry in tap["settings"] if entry["name"] not in sdk_settings}
-    assert list(declared) == [setting.name for setting in SETTINGS]
-    for setting in SETTINGS:
-        entry = declared[setting.name]
-        assert entry.get("kind", "string") == _meltano_kind(setting.kind, setting.choices), setting.name
-        assert entry.get("value") == setting.default, setting.name
-        assert bool(entry.get("sensitive")) == setting.secret, setting.name
-        if setting.choices:
-            assert [option["value"] for option in entry["options"]] == list(setting.choices)
 
 
 def test_null_means_not_set() -> None:

@@ -116,7 +116,7 @@ class DbtSession:
         self.profiles = str(ROOT / "transform" / "profiles" / engine)
 
     def run(self, env: dict[str, str], *args: str) -> None:
-        vars_ = ["--vars", json.dumps({"raw_schema": env["RAW_SCHEMA"]})]
+        vars_ = ["--vars", json.dumps({"auth0_events_schema": env["RAW_SCHEMA"]})]
         request = {
             "env": env,
             "parse_args": ["--profiles-dir", self.profiles, *vars_],

@@ -6,7 +6,7 @@
 
 {# The value at `path` as text (NULL when absent). #}
 {% macro json_text(column, path) -%}
-  {{ return(adapter.dispatch('json_text', 'tap_auth0_events')(column, path)) }}
+  {{ return(adapter.dispatch('json_text', 'auth0_events')(column, path)) }}
 {%- endmacro %}
 
 {% macro default__json_text(column, path) -%}
@@ -20,7 +20,7 @@
 
 {# The value at `path` as JSON (an object or array stays JSON). #}
 {% macro json_value(column, path) -%}
-  {{ return(adapter.dispatch('json_value', 'tap_auth0_events')(column, path)) }}
+  {{ return(adapter.dispatch('json_value', 'auth0_events')(column, path)) }}
 {%- endmacro %}
 
 {% macro default__json_value(column, path) -%}
@@ -34,7 +34,7 @@
 
 {# The type the loader gives JSON columns. #}
 {% macro json_type() -%}
-  {{ return(adapter.dispatch('json_type', 'tap_auth0_events')()) }}
+  {{ return(adapter.dispatch('json_type', 'auth0_events')()) }}
 {%- endmacro %}
 
 {% macro default__json_type() -%}jsonb{%- endmacro %}
