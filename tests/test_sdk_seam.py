@@ -42,6 +42,18 @@ def test_every_internal_listed_still_exists_with_its_signature() -> None:
     assert list(inspect.signature(Tap.cb_test).parameters) == ["ctx", "param", "value"]
     assert "ABORT_AT_RECORD_COUNT" in vars(Stream)
     assert list(inspect.signature(Tap.sync_all).parameters) == ["self"]
+    dry_run = inspect.signature(Tap.run_sync_dry_run).parameters
+    assert list(dry_run) == ["self", "dry_run_record_limit", "streams"]
+    assert dry_run["dry_run_record_limit"].default == 1 and dry_run["streams"].default is None
+
+
+def test_dash_dash_test_reaches_the_dry_run_override() -> None:
+    """`--test` is `cb_test` -> `run_connection_test` -> `run_sync_dry_run`, the method overridden
+    (the SDK's calls `stream.sync()` per stream: a connection each)."""
+    assert ".run_connection_test()" in inspect.getsource(Tap.cb_test)
+    assert "self.run_sync_dry_run(" in inspect.getsource(Tap.run_connection_test)
+    assert "stream.sync()" in inspect.getsource(Tap.run_sync_dry_run)
+    assert OneConnectionTap.run_sync_dry_run is not Tap.run_sync_dry_run
 
 
 # What singer-sdk 0.54's `Tap.sync_all` calls, each left out or replaced by the override (its
