@@ -93,5 +93,5 @@ def test_every_override_of_the_sdk_is_marked_and_keeps_the_sdks_parameters() -> 
             ours_parameters = list(inspect.signature(method).parameters)
             assert ours_parameters == list(inspect.signature(getattr(sdk, name)).parameters), f"{name}"
             checked.append(f"{ours.__name__}.{name}")
-    assert len(checked) == 8, checked  # sync_all, cb_config, cb_test, _validate_config, _handle_termination,
-    # discover_streams, invoke, get_records
+    assert len(checked) == 9, checked  # sync_all, run_sync_dry_run, cb_config, cb_test, _validate_config,
+    # _handle_termination, discover_streams, invoke, get_records
