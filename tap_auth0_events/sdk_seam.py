@@ -141,8 +141,9 @@ class OneConnectionTap(Tap):
         The SDK's `Tap.run_sync_dry_run` selects the streams, sets their `ABORT_AT_RECORD_COUNT`
         and calls `stream.sync()` on each: a connection per stream, each with its own filter, which
         a tenant lacking a type answers with HTTP 400, and a 3 s wait per quiet stream. Its STATE
-        is the tap's input STATE, never moved by a sample: no STATE is written here (a sample skips
-        events, so a STATE after it would pass events not emitted)."""
+        is kept as the SDK writes it, after the records, but unmoved: the tap's input STATE (a
+        sample skips events, so a position after it would pass events not emitted; the SDK's
+        standard tests read this last STATE)."""
         chosen = list(self.streams.values() if streams is None else streams)
         for stream in chosen:
             stream.ABORT_AT_RECORD_COUNT = dry_run_record_limit  # as the SDK does
@@ -165,6 +166,7 @@ class OneConnectionTap(Tap):
             exit_with(error, self.logger)
         finally:
             sync.close()
+        self.state_writer.write_state(self.state)  # the input STATE: a sample moves no position
         if self._syncer.stopped:
             raise SystemExit(TERMINATED_EXIT_CODE)
         return True
@@ -275,8 +277,8 @@ class SdkOutput:
 
 
 class _Sample:
-    """`--test`'s output: the first `limit` records of each stream (None: all) through `output`, and
-    no STATE (see `OneConnectionTap.run_sync_dry_run`)."""
+    """`--test`'s output: the first `limit` records of each stream (None: all) through `output`; the
+    engine's STATE is not written (see `OneConnectionTap.run_sync_dry_run`)."""
 
     def __init__(self, output: FastOutput | SdkOutput, limit: int | None, streams: int) -> None:
         self._output, self._limit, self._streams = output, limit, streams
@@ -305,7 +307,7 @@ class _Sample:
             self._output.write_records(wanted)
 
     def write_state(self, state: dict[str, Any]) -> None:
-        """A sample moves no position: its STATE is not written."""
+        """A sample moves no position: the engine's STATE is not written."""
 
     def flush(self) -> None:
         self._output.flush()
