@@ -19,8 +19,12 @@ leaves that range or an internal changes shape, so an upgrade is a conscious ste
 5. `Tap._handle_termination()` is overridden: SIGTERM during a sync stops after the current
    message and writes its STATE from the main loop; the SDK's handler writes STATE from inside the
    handler, which may land in the middle of a record line.
-6. `Stream.ABORT_AT_RECORD_COUNT` (set by `--test`) is read so that a stream stops at that many
-   records itself: the SDK's own abort fails an unsorted stream with an ERROR.
+6. `Stream.ABORT_AT_RECORD_COUNT` (set by the SDK's dry run) is read so that a stream synced
+   alone stops at that many records itself: the SDK's own abort fails an unsorted stream with an
+   ERROR.
+7. `Tap.run_sync_dry_run(dry_run_record_limit, streams)`, marked `@final` and called by `--test`
+   (`cb_test` -> `run_connection_test`), is overridden: the streams are read on one connection
+   as a sync reads them, not one connection each (`stream.sync()` per stream).
 
 Each override carries `@override`, so a method the SDK renames fails the type check.
 Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`, `Tap.state_writer`,
@@ -30,9 +34,10 @@ Everything else used is public: `Tap.streams`, `Tap.state`, `Tap.input_catalog`,
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import click
@@ -54,6 +59,7 @@ else:
     from typing_extensions import override as override
 
 if TYPE_CHECKING:
+    from singer_sdk import Stream
     from singer_sdk.helpers.types import TapState
 
 # Under --test a stream without events ends after this long without one, not after idle_timeout_seconds.
@@ -114,13 +120,7 @@ class OneConnectionTap(Tap):
         if not streams:
             self.logger.warning("no stream is selected; nothing to do")
             return
-        for stream in streams:
-            stream._write_schema_message()  # internal 2
-        fast = self._nothing_changes_records(streams)
-        path = "fast" if fast else "stream-maps"
-        self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
-        by_key = {stream.event_type: stream for stream in streams}
-        output = FastOutput(by_key) if fast else SdkOutput(self, by_key)
+        output = self._start_output(streams)
         self._syncer = Syncer(self.settings, _state_of(self), self.logger)
         try:
             for records in self._syncer.sync(streams, output):
@@ -130,8 +130,59 @@ class OneConnectionTap(Tap):
         if self._syncer.stopped:
             raise SystemExit(TERMINATED_EXIT_CODE)
 
+    @override  # type: ignore[misc]  # internal 7: final in the SDK
+    def run_sync_dry_run(self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None) -> bool:
+        """`--test`: the streams (all when None) read on one connection as a sync reads them (the same
+        `event_type` filters: none when every stream is asked for), up to `dry_run_record_limit`
+        records each; it ends once every stream has them, or the feed is quiet: the engine's idle
+        bound, at most `DRY_RUN_IDLE_SECONDS` without an event (its `QUIET` step is not the end: it
+        also follows a short read in the middle of the backlog).
+
+        The SDK's `Tap.run_sync_dry_run` selects the streams, sets their `ABORT_AT_RECORD_COUNT`
+        and calls `stream.sync()` on each: a connection per stream, each with its own filter, which
+        a tenant lacking a type answers with HTTP 400, and a 3 s wait per quiet stream. Its STATE
+        is kept as the SDK writes it, after the records, but unmoved: the tap's input STATE (a
+        sample skips events, so a position after it would pass events not emitted; the SDK's
+        standard tests read this last STATE)."""
+        chosen = list(self.streams.values() if streams is None else streams)
+        for stream in chosen:
+            stream.ABORT_AT_RECORD_COUNT = dry_run_record_limit  # as the SDK does
+            stream.selected = True
+        ids = {id(stream) for stream in chosen}
+        selected = [stream for stream in self.event_streams() if id(stream) in ids]
+        self.logger.info("--test: reading up to %s records of each stream", dry_run_record_limit or "all")
+        output = _Sample(self._start_output(selected), dry_run_record_limit, len(selected))
+        settings = dataclasses.replace(
+            self.settings, idle_timeout_seconds=min(self.settings.idle_timeout_seconds, DRY_RUN_IDLE_SECONDS)
+        )
+        self._syncer = Syncer(settings, copy.deepcopy(_state_of(self)), self.logger)
+        sync = self._syncer.sync(selected, output)
+        try:
+            for records in sync:
+                output.write_records(records)
+                if output.full:
+                    break
+        except TapAuth0EventsError as error:
+            exit_with(error, self.logger)
+        finally:
+            sync.close()
+        self.state_writer.write_state(self.state)  # the input STATE: a sample moves no position
+        if self._syncer.stopped:
+            raise SystemExit(TERMINATED_EXIT_CODE)
+        return True
+
+    def _start_output(self, streams: Sequence[EventStreamLike]) -> FastOutput | SdkOutput:
+        """Each stream's SCHEMA (stream maps applied), then the output its records go through."""
+        for stream in streams:
+            stream._write_schema_message()  # internal 2
+        fast = self._nothing_changes_records(streams)
+        path = "fast" if fast else "stream-maps"
+        self.logger.info("syncing %d streams on one connection (%s path)", len(streams), path)
+        by_key = {stream.event_type: stream for stream in streams}
+        return FastOutput(by_key) if fast else SdkOutput(self, by_key)
+
     def sync_standalone(self, stream: EventStreamLike) -> Iterator[dict[str, Any]]:
-        """One stream on a connection of its own, for the SDK's `stream.sync()` (standard tests, `--test`):
+        """One stream on a connection of its own, for the SDK's `stream.sync()` (its standard tests):
         its records, at most `ABORT_AT_RECORD_COUNT`, for the SDK to write (STATE too, after them)."""
         limit = stream.ABORT_AT_RECORD_COUNT  # internal 6
         if self._standalone is None:
@@ -225,6 +276,43 @@ class SdkOutput:
 
     def flush(self) -> None:
         sys.stdout.flush()
+
+
+class _Sample:
+    """`--test`'s output: the first `limit` records of each stream (None: all) through `output`; the
+    engine's STATE is not written (see `OneConnectionTap.run_sync_dry_run`)."""
+
+    def __init__(self, output: FastOutput | SdkOutput, limit: int | None, streams: int) -> None:
+        self._output, self._limit, self._streams = output, limit, streams
+        self.decode = output.decode
+        self._counts: dict[str, int] = {}
+
+    @property
+    def full(self) -> bool:
+        """Every stream has its `limit` records."""
+        limit, counts = self._limit, self._counts
+        return limit is not None and len(counts) == self._streams and all(n >= limit for n in counts.values())
+
+    def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
+        """Writes the records still wanted."""
+        limit, counts = self._limit, self._counts
+        if limit is None:
+            self._output.write_records(records)
+            return
+        wanted = []
+        for key, record in records:
+            count = counts.get(key, 0)
+            if count < limit:
+                counts[key] = count + 1
+                wanted.append((key, record))
+        if wanted:
+            self._output.write_records(wanted)
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        """A sample moves no position: the engine's STATE is not written."""
+
+    def flush(self) -> None:
+        self._output.flush()
 
 
 class _HandedToSdk:

@@ -69,7 +69,7 @@ class Syncer:
         """A termination signal ended the sync; STATE covers what was written."""
         return self.stop_requested.is_set()
 
-    def sync(self, streams: Sequence[StreamRef], output: Output) -> Iterator[Records]:
+    def sync(self, streams: Sequence[StreamRef], output: Output) -> Generator[Records, None, None]:
         """The records of `streams`, as (stream key, record) pairs, each list for the caller to write
         before it asks for the next; the STATE that covers them then goes out through `output`.
 

@@ -42,6 +42,18 @@ def test_every_internal_listed_still_exists_with_its_signature() -> None:
     assert list(inspect.signature(Tap.cb_test).parameters) == ["ctx", "param", "value"]
     assert "ABORT_AT_RECORD_COUNT" in vars(Stream)
     assert list(inspect.signature(Tap.sync_all).parameters) == ["self"]
+    dry_run = inspect.signature(Tap.run_sync_dry_run).parameters
+    assert list(dry_run) == ["self", "dry_run_record_limit", "streams"]
+    assert dry_run["dry_run_record_limit"].default == 1 and dry_run["streams"].default is None
+
+
+def test_dash_dash_test_reaches_the_dry_run_override() -> None:
+    """`--test` is `cb_test` -> `run_connection_test` -> `run_sync_dry_run`, the method overridden
+    (the SDK's calls `stream.sync()` per stream: a connection each)."""
+    assert ".run_connection_test()" in inspect.getsource(Tap.cb_test)
+    assert "self.run_sync_dry_run(" in inspect.getsource(Tap.run_connection_test)
+    assert "stream.sync()" in inspect.getsource(Tap.run_sync_dry_run)
+    assert OneConnectionTap.run_sync_dry_run is not Tap.run_sync_dry_run
 
 
 # What singer-sdk 0.54's `Tap.sync_all` calls, each left out or replaced by the override (its
@@ -81,5 +93,5 @@ def test_every_override_of_the_sdk_is_marked_and_keeps_the_sdks_parameters() -> 
             ours_parameters = list(inspect.signature(method).parameters)
             assert ours_parameters == list(inspect.signature(getattr(sdk, name)).parameters), f"{name}"
             checked.append(f"{ours.__name__}.{name}")
-    assert len(checked) == 8, checked  # sync_all, cb_config, cb_test, _validate_config, _handle_termination,
-    # discover_streams, invoke, get_records
+    assert len(checked) == 9, checked  # sync_all, run_sync_dry_run, cb_config, cb_test, _validate_config,
+    # _handle_termination, discover_streams, invoke, get_records
