@@ -136,8 +136,11 @@ class SoakReport:
 
 
 def plan_feeder(emulator: Emulator, rng: random.Random, stop: threading.Event, counts: Counter[str]) -> None:
-    """Keep a few random plans queued, so every connection gets one."""
+    """Keep a few random plans queued, so every connection gets one. The first is always
+    expire_tokens at once, so even a short soak sees a token renewed (a random draw may bring none)."""
     names, weights = list(PLAN_WEIGHTS), list(PLAN_WEIGHTS.values())
+    counts["expire_tokens"] += 1
+    emulator.queue(ConnectionPlan(after_events=0, action="expire_tokens"))
     while not stop.wait(0.2):
         while len(emulator.plans) < 8:
             name = rng.choices(names, weights)[0]

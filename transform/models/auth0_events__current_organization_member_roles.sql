@@ -1,0 +1,50 @@
+-- Roles current organization members hold: the newest event for (organization, user, role) is
+-- an assignment, and the user is a member of the organization now. Incremental: a run
+-- recomputes the roles whose own newest event or whose membership changed.
+{{ config(alias='current_organization_member_roles', materialized='incremental', unique_key=['organization_id', 'user_id', 'role_id'],
+          incremental_strategy='replace_keys', indexes=key_indexes(['organization_id', 'user_id', 'role_id'])) }}
+with
+{%- if is_incremental() %}
+changed as (
+    select organization_id, user_id, role_id
+    from {{ ref('auth0_events__int_organization_member_roles') }}
+    where applied_at > {{ watermark() }}
+    union
+    select roles.organization_id, roles.user_id, roles.role_id
+    from {{ ref('auth0_events__int_organization_member_roles') }} as roles
+    inner join {{ ref('auth0_events__int_organization_memberships') }} as memberships
+        on memberships.organization_id = roles.organization_id
+        and memberships.user_id = roles.user_id
+    where memberships.applied_at > {{ watermark() }}
+),
+{%- endif %}
+
+roles as (
+    select roles.*
+    from {{ ref('auth0_events__int_organization_member_roles') }} as roles
+    {%- if is_incremental() %}
+    inner join changed
+        on changed.organization_id = roles.organization_id
+        and changed.user_id = roles.user_id
+        and changed.role_id = roles.role_id
+    {%- endif %}
+)
+
+select
+    roles.organization_id,
+    roles.user_id,
+    roles.role_id,
+    {{ json_text('roles.payload', ['role', 'name']) }} as role_name,
+    roles.event_time as assigned_at,
+    roles.event_id as last_event_id,
+    greatest(roles.applied_at, memberships.applied_at) as applied_at
+    {{- gone_when("roles.event_type <> 'organization.member.role.assigned' "
+                  "or memberships.event_type is distinct from 'organization.member.added'") }}
+from roles
+left join {{ ref('auth0_events__int_organization_memberships') }} as memberships
+    on memberships.organization_id = roles.organization_id
+    and memberships.user_id = roles.user_id
+{%- if not is_incremental() %}
+where roles.event_type = 'organization.member.role.assigned'
+  and memberships.event_type = 'organization.member.added'
+{%- endif %}
