@@ -28,7 +28,7 @@
 with recursive
 new_events as (
     select min(event_time) as first_time, max(event_time) as last_time
-    from {{ ref('int_history_events') }}
+    from {{ ref('auth0_events__int_history_events') }}
     {%- if is_incremental() %}
     where applied_at > {{ watermark() }}
     {%- endif %}

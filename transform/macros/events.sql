@@ -47,7 +47,7 @@
       {{ priority }} as priority,
       seen.seen_at as applied_at
     from {{ event_source(table_name) }} as raw
-    inner join {{ ref('int_seen_events') }} as seen
+    inner join {{ ref('auth0_events__int_seen_events') }} as seen
       on seen.stream = '{{ table_name }}'
       and seen.event_id = raw.event_id
       {%- if seen_after is not none %}

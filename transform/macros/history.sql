@@ -125,7 +125,7 @@
   {%- if is_incremental() %}
 touched as (
     select distinct {{ key_columns | join(', ') }}
-    from {{ ref('int_history_events') }}
+    from {{ ref('auth0_events__int_history_events') }}
     where kind = '{{ kind }}' and applied_at > {{ watermark() }}
     {%- if extra_touched %}
     union
@@ -136,7 +136,7 @@ touched as (
 
 key_events as (
     select {{ key_columns | join(', ') }}, event_id, event_type, event_time, priority, object_updated_at, payload, applied_at
-    from {{ ref('int_history_events') }} as events
+    from {{ ref('auth0_events__int_history_events') }} as events
     where kind = '{{ kind }}'
     {%- if is_incremental() %}
       and exists (
@@ -224,7 +224,7 @@ from {{ rows }}
 {#
   The point-in-time filter: the versions of a *_history model in effect at `at` (a timestamp
   expression or a 'YYYY-MM-DD[ HH:MM:SS]' literal, UTC), e.g.
-    select * from {{ ref('users_history') }} where {{ auth0_events_as_of("'2026-03-01'") }}
+    select * from {{ ref('auth0_events__users_history') }} where {{ auth0_events_as_of("'2026-03-01'") }}
   `relation`: a table alias to qualify the columns with, when several histories are joined.
 #}
 {% macro auth0_events_as_of(at, relation=none) -%}

@@ -61,7 +61,7 @@
     {{ return({}) }}
   {%- endif -%}
   {%- set found = run_query(
-      "select stream, min(loaded), count(*), count(loaded) from " ~ ref('int_seen_events')
+      "select stream, min(loaded), count(*), count(loaded) from " ~ ref('auth0_events__int_seen_events')
       ~ " where seen_at > " ~ seen_after ~ " and stream in ('" ~ marked | join("', '") ~ "') group by stream") -%}
   {%- set floors = {} -%}
   {%- for table_name in marked -%}

@@ -1,6 +1,0 @@
--- Roles assigned to groups now: per (group, role) the newest group.role.assigned / .deleted
--- event decides. As with group members, deleting the group does not end its roles by itself.
--- Incremental: a run replaces the pairs whose newest event changed.
-{{ config(materialized='incremental', unique_key=['group_id', 'role_id'], incremental_strategy='replace_keys',
-          indexes=key_indexes(['group_id', 'role_id'])) }}
-{{ current_group_role_assignments(ref('int_group_roles'), ['group_id', 'role_id'], 'group.role.assigned') }}

@@ -1,7 +1,0 @@
--- Members of each organization at the end of each UTC day, from the day of its first
--- membership on, and how many memberships began (added) and ended (removed) that day, from
--- organization_members_history (see macros/daily.sql). Incremental, as daily_users.
-{{ config(materialized='incremental', unique_key=['date_day', 'organization_id'],
-          incremental_strategy='delete+insert') }}
-{{ daily_counts(ref('organization_members_history'), ['organization_id', 'user_id'], ['organization_id'],
-                ('members', 'added', 'removed')) }}

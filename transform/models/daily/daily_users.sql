@@ -1,5 +1,0 @@
--- Users at the end of each UTC day, and how many began to exist (created) and stopped
--- existing (deleted) that day, from users_history (see macros/daily.sql). Incremental: a run
--- recomputes the days from the earliest one its new events fall on.
-{{ config(materialized='incremental', unique_key='date_day', incremental_strategy='delete+insert') }}
-{{ daily_counts(ref('users_history'), ['user_id'], [], ('users', 'created', 'deleted')) }}
