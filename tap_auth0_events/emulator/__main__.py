@@ -48,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         default=86400,
         help="lifetime of tokens from POST /oauth/token (client-credentials grant) (default %(default)s)",
     )
-    tenant = parser.add_argument_group("what the tenant sends")
+    _tenant_options(parser.add_argument_group("what the tenant sends"))
+    return parser
+
+
+def _tenant_options(tenant: argparse._ArgumentGroup) -> None:
+    """The options that say what the tenant sends (types, shares, an error at a position)."""
     tenant.add_argument(
         "--unknown-types",
         type=_types,
@@ -90,7 +95,6 @@ def _parser() -> argparse.ArgumentParser:
         help="every connection reaching the event at this log index sends `event: error` with CODE "
         "instead and closes, e.g. 120:payload_too_large",
     )
-    return parser
 
 
 def _config(args: argparse.Namespace) -> EmulatorConfig:
