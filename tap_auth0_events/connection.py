@@ -375,7 +375,7 @@ def _rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> fl
     if retry_after or not (reset.isascii() and reset.isdigit()):
         return _retry_after(retry_after, now)
     seconds = float(reset) - (time.time() if now is None else now)
-    # A reset already past still waits a moment: a wait of 0 would read the 429's body as a stream.
+    # A reset already past still waits a moment (the 429 is a `_Refused` either way).
     return min(max(0.001, seconds), MAX_RETRY_AFTER)
 
 
