@@ -9,7 +9,9 @@
   loaded, days without events included.
 
   Incremental: a run recomputes the days from the earliest day of the events it sees (or the
-  last day it holds, if later), carrying the count of the day before from the stored row.
+  last day it holds, if later), carrying the count of the day before from the stored row. The
+  days are read when the model is compiled, so every read of the stored rows and of the
+  history is a range of days, not the whole table (PostgreSQL: daily_indexes below).
 -#}
 
 {# A UTC timestamp's day, as a date. #}
@@ -25,8 +27,10 @@
 {% macro daily_counts(history, key_names, group_names, names) -%}
 {%- set count_name, started_name, ended_name = names -%}
 {%- set groups = group_names | join(', ') -%}
-with recursive
-new_events as (
+{#- The days to recompute, read when the model is compiled and written as literals (so that
+    the reads of the stored rows below use their indexes or zone maps). -#}
+{%- set bounds_query -%}
+with new_events as (
     select min(event_time) as first_time, max(event_time) as last_time
     from {{ ref('auth0_events__int_history_events') }}
     {%- if is_incremental() %}
@@ -68,6 +72,18 @@ bounds as (
         {{ auth0_events_day('first_time') }} as start_day
     from new_events
     {%- endif %}
+)
+
+select first_day, last_day, start_day from bounds
+{%- endset -%}
+{%- set found = run_query(bounds_query).rows[0] if execute else [none, none, none] -%}
+{%- set day_literals = [] -%}
+{%- for day in found -%}
+  {%- do day_literals.append("cast('" ~ day ~ "' as date)" if day is not none else 'cast(null as date)') -%}
+{%- endfor -%}
+with recursive
+bounds as (
+    select {{ day_literals[0] }} as first_day, {{ day_literals[1] }} as last_day, {{ day_literals[2] }} as start_day
 ),
 
 days as (
@@ -86,10 +102,9 @@ keys_versions as (
     {%- if is_incremental() %}
     where exists (
         select 1 from {{ history }} as recent
-        cross join bounds
         where {% for name in key_names %}recent.{{ name }} = history.{{ name }} and {% endfor -%}
-          (recent.valid_from >= cast(bounds.start_day as {{ dbt.type_timestamp() }})
-           or recent.valid_to >= cast(bounds.start_day as {{ dbt.type_timestamp() }}))
+          (recent.valid_from >= cast({{ day_literals[2] }} as {{ dbt.type_timestamp() }})
+           or recent.valid_to >= cast({{ day_literals[2] }} as {{ dbt.type_timestamp() }}))
     )
     {%- endif %}
 ),
@@ -134,7 +149,10 @@ group_first as (
         select {{ groups }}, date_day from changes
         {%- if is_incremental() %}
         union all
-        select {{ groups }}, min(date_day) from {{ this }} group by {{ groups }}
+        -- A stored group has a row for every day from its first to the last stored day, so
+        -- its rows from the day before the first recomputed one say whether it starts later.
+        select {{ groups }}, date_day from {{ this }}
+        where date_day >= cast({{ dbt.dateadd('day', -1, day_literals[2]) }} as date)
         {%- endif %}
     ) as firsts
     group by {{ groups }}
@@ -157,8 +175,7 @@ carried as (
     {%- if is_incremental() %}
     select {% for name in group_names %}stored.{{ name }}, {% endfor %}stored.{{ count_name }}
     from {{ this }} as stored
-    cross join bounds
-    where stored.date_day = cast({{ dbt.dateadd('day', -1, 'bounds.start_day') }} as date)
+    where stored.date_day = cast({{ dbt.dateadd('day', -1, day_literals[2]) }} as date)
     {%- else %}
     select {% for name in group_names %}cast(null as {{ dbt.type_string() }}) as {{ name }}, {% endfor -%}
         cast(0 as bigint) as {{ count_name }}
@@ -193,4 +210,15 @@ left join changes
 left join carried
     on {% for name in group_names %}carried.{{ name }} = grid.{{ name }}{{ ' and ' if not loop.last }}{% endfor %}
 {%- endif %}
+{%- endmacro %}
+
+
+{# PostgreSQL indexes of a daily model: its key (date_day first: the stored rows are read by day)
+   and applied_at (its watermark). #}
+{% macro daily_indexes(keys) -%}
+  {%- if target.type == 'postgres' -%}
+    {{ return([{'columns': keys, 'unique': true}, {'columns': ['applied_at']}]) }}
+  {%- else -%}
+    {{ return([]) }}
+  {%- endif -%}
 {%- endmacro %}

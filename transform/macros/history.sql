@@ -211,10 +211,11 @@ from {{ rows }}
 {%- endmacro %}
 
 
-{# PostgreSQL indexes of a history model: its key (not unique: one row per version) and applied_at. #}
+{# PostgreSQL indexes of a history model: its key (not unique: one row per version), applied_at,
+   and valid_from / valid_to (the daily models read the versions starting or ending since a day). #}
 {% macro history_indexes(keys) -%}
   {%- if target.type == 'postgres' -%}
-    {{ return([{'columns': keys}, {'columns': ['applied_at']}]) }}
+    {{ return([{'columns': keys}, {'columns': ['applied_at']}, {'columns': ['valid_from']}, {'columns': ['valid_to']}]) }}
   {%- else -%}
     {{ return([]) }}
   {%- endif -%}

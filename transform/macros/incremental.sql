@@ -26,9 +26,21 @@
 {%- endmacro %}
 
 
-{# The model's watermark: the newest applied_at it holds (long ago when it holds nothing). #}
+{#
+  The model's watermark: the newest applied_at it holds (long ago when it holds nothing), read
+  when the model is compiled and written as a literal. A literal, unlike the subquery it
+  replaces, lets DuckDB skip row groups by their min/max and gives PostgreSQL's planner the
+  real selectivity of `applied_at > ...`, so an index on applied_at serves the few new rows
+  instead of a scan of the whole table. The model's own table changes only when the model
+  runs, so the value cannot go stale between compiling and running.
+#}
 {% macro watermark() -%}
-  (select coalesce(max(applied_at), cast('1970-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+  {%- if not execute or not is_incremental() -%}
+    cast('1970-01-01' as {{ dbt.type_timestamp() }})
+  {%- else -%}
+    {%- set newest = run_query('select max(applied_at) from ' ~ this).columns[0].values()[0] -%}
+    cast('{{ newest.strftime("%Y-%m-%d %H:%M:%S.%f") if newest is not none else "1970-01-01 00:00:00" }}' as {{ dbt.type_timestamp() }})
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -138,10 +150,18 @@ where newest_first = 1
 {%- endmacro %}
 
 
-{# PostgreSQL indexes for the keys and the watermark (DuckDB: none; its zone maps serve). #}
-{% macro key_indexes(keys, watermark='applied_at') -%}
+{#
+  PostgreSQL indexes for the keys and the watermark (DuckDB: none; its zone maps serve).
+  lookups: further columns a later model looks rows up by, each its own index (a membership
+  by its user: the key's index starts with the organization).
+#}
+{% macro key_indexes(keys, watermark='applied_at', lookups=[]) -%}
   {%- if target.type == 'postgres' -%}
-    {{ return([{'columns': keys, 'unique': true}, {'columns': [watermark]}]) }}
+    {%- set indexes = [{'columns': keys, 'unique': true}, {'columns': [watermark]}] -%}
+    {%- for column in lookups -%}
+      {%- do indexes.append({'columns': [column]}) -%}
+    {%- endfor -%}
+    {{ return(indexes) }}
   {%- else -%}
     {{ return([]) }}
   {%- endif -%}

@@ -1,7 +1,7 @@
 -- Per (organization, user) the newest organization.member.added / .deleted event. A deletion
 -- stamped with the same time as an addition wins. Incremental.
 {{ config(alias='int_organization_memberships', materialized='incremental', unique_key=['organization_id', 'user_id'],
-          incremental_strategy='delete+insert', indexes=key_indexes(['organization_id', 'user_id'])) }}
+          incremental_strategy='delete+insert', indexes=key_indexes(['organization_id', 'user_id'], lookups=['user_id'])) }}
 {{ newest_events(
     [('organization_member_added', 1), ('organization_member_deleted', 2)],
     keys=[('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id'])],

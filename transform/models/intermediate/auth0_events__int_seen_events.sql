@@ -1,12 +1,15 @@
 -- Every event id of the raw tables the models read, with the start of the dbt run that first
--- saw it (UTC) and, on DuckDB, its load marker (`loaded`: see macros/load_markers.sql). An
+-- saw it (UTC) and its load marker (`loaded`: see macros/load_markers.sql). An
 -- incremental run adds the ids it has not seen yet, and the int_* models then read exactly the
 -- events seen after their own watermark. Re-delivered copies keep their event_id, so they are
--- seen once. What is new: on DuckDB the rows above the highest marker recorded (the row groups
--- of older rows are skipped), on PostgreSQL, or for a table without markers yet, the rows whose
--- id is not recorded (an anti-join on the ids, which reads no payload).
+-- seen once. What is new: the rows above the highest marker recorded (DuckDB skips the row
+-- groups of older rows, PostgreSQL reads them through the marker's index; on PostgreSQL the
+-- pre-hook first locks the raw tables so that no lower marker can still commit), and of those
+-- the ones whose id is not recorded; for a table without markers, every row whose id is not
+-- recorded (an anti-join on the ids, which reads no payload).
 {{ config(alias='int_seen_events', materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
-          indexes=key_indexes(['stream', 'event_id'], watermark='seen_at')) }}
+          indexes=key_indexes(['stream', 'event_id'], watermark='seen_at'),
+          pre_hook="{{ lock_marked_tables() }}") }}
 {%- set marked = marked_tables(event_tables()) %}
 {%- set newest = none %}
 {%- if is_incremental() and marked %}
