@@ -37,12 +37,15 @@ import random
 import secrets
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 import yaml
 from conftest import TOKEN, fast_config
@@ -343,3 +346,102 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
         assert tenant.ties >= 2, "updates of one user at the same instant were delivered"
     finally:
         emulator.stop()
+
+
+@pytest.mark.postgres
+def test_a_load_committing_while_dbt_runs_is_read_by_a_run(tmp_path: Path) -> None:
+    """On PostgreSQL the loader may commit while dbt runs, and a load that drew lower load markers
+    may commit after one that drew higher ones (macros/load_markers.sql). A run must then wait for
+    it or leave it to the next run; never record the higher markers and skip the lower ones."""
+    connection = connect_or_skip()
+    schema = f"auth0_lock_{secrets.token_hex(4)}"
+    emulator = Emulator(fast_config(initial_events=0)).start()
+    tenant = Tenant(random.Random(SEED), emulator.config.tenant)
+    env = {
+        "MELTANO_PROJECT_ROOT": str(ROOT),
+        "DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+        "DBT_LOG_PATH": str(tmp_path / "dbt-logs"),
+        "TARGET_POSTGRES_HOST": HOST,
+        "TARGET_POSTGRES_PORT": str(PORT),
+        "TARGET_POSTGRES_USER": USER,
+        "TARGET_POSTGRES_PASSWORD": PASSWORD,
+        "TARGET_POSTGRES_DATABASE": connection.info.dbname,
+    }
+    config = {
+        **loader_settings("target-postgres"),
+        **{"host": HOST, "port": PORT, "user": USER, "password": PASSWORD},
+        **{"database": connection.info.dbname, "default_target_schema": schema},
+    }
+    dbt = DbtSession("postgres")
+    warehouse = Warehouse("postgres", config, schema, schema + "_full", env, None, dbt)
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+
+    warehouse.rows_of = rows
+    loader = psycopg.connect(connection.info.dsn, password=PASSWORD or None)  # the loader's transaction
+    try:
+        for event in tenant.events(300):
+            emulator.append_event(event)
+        load(warehouse, emulator, tmp_path)
+        dbt.run(warehouse.models_env(schema))  # the markers are added, every event seen
+
+        def copy_of_an_event(table: str) -> tuple[str, str]:
+            """SQL inserting a copy of one of `table`'s events under a new event id, as the loader
+            inserts (the columns named, the marker drawn from its default); the new id."""
+            found = rows(
+                "select column_name from information_schema.columns where table_schema = "
+                f"'{schema}' and table_name = '{table}' and column_name <> '_auth0_events_loaded'"
+            )
+            columns = ", ".join(f'"{name}"' for (name,) in found)
+            copied = ", ".join("%(id)s" if name == "event_id" else f'"{name}"' for (name,) in found)
+            event_id = f"evt_{secrets.token_hex(8)}"
+            sql = f'insert into "{schema}"."{table}" ({columns}) select {copied} from "{schema}"."{table}" limit 1'
+            return sql, event_id
+
+        held_sql, held_id = copy_of_an_event("user_created")
+        committed_sql, committed_id = copy_of_an_event("user_updated")
+        loader.execute(held_sql, {"id": held_id})  # draws the lower marker; not committed yet
+        with connection.cursor() as cursor:  # autocommit: a later load, committed first
+            cursor.execute(committed_sql, {"id": committed_id})
+        errors: list[BaseException] = []
+        run = threading.Thread(target=_capture, args=(lambda: dbt.run(warehouse.models_env(schema)), errors))
+        run.start()
+        waited = False
+        for _ in range(300):  # until dbt waits for the held transaction, or has finished without it
+            if not run.is_alive():
+                break
+            waiting = rows(
+                "select count(*) from pg_locks join pg_class on pg_class.oid = pg_locks.relation "
+                "where not pg_locks.granted and pg_class.relname = 'user_created' "
+                f"and pg_class.relnamespace = '{schema}'::regnamespace"
+            )
+            if waiting[0][0]:
+                waited = True
+                break
+            time.sleep(0.1)
+        loader.commit()
+        run.join(timeout=300)
+        assert not errors, errors
+        dbt.run(warehouse.models_env(schema))  # the next run
+        seen = {event_id for (event_id,) in rows(f'select event_id from "{schema}".int_seen_events')}
+        assert committed_id in seen
+        assert held_id in seen, f"the event committed late was never read (the run waited for it: {waited})"
+        assert waited, "the run did not wait for the load in flight"
+        check_equal_to_full_refresh(warehouse, "after the late commit")
+    finally:
+        loader.close()
+        dbt.close()
+        emulator.stop()
+        for name in (schema, schema + "_full"):
+            connection.execute(f'drop schema if exists "{name}" cascade')
+        connection.close()
+
+
+def _capture(call: Any, errors: list[BaseException]) -> None:
+    try:
+        call()
+    except BaseException as error:  # re-raised by the test's thread
+        errors.append(error)
