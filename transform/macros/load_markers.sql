@@ -17,8 +17,9 @@
   transaction that drew lower values may commit after one that drew higher ones (the loader
   writes several tables): int_seen_events therefore locks the raw tables in SHARE mode in its
   own transaction before it reads them (a pre-hook), which waits for every write in flight to
-  commit and holds new ones back until it commits, a fraction of a second. Its anti-join on
-  event_id stays, over the rows above the value only.
+  commit and holds new ones back until it commits, a fraction of a second (target-postgres
+  writes one table per transaction, so the wait cannot deadlock). Its anti-join on event_id
+  stays, over the rows above the value only.
 
   A table without the column (on PostgreSQL: one the dbt role does not own, so it cannot add
   it) is read whole, with the anti-join on event_id (the primary key's index serves the
