@@ -54,7 +54,7 @@ from warehouse_helpers import (
 pytestmark = pytest.mark.integration
 
 Rows = Callable[[str], list[tuple[Any, ...]]]
-# When a run applied or saw an event, and (DuckDB) the load marker the loader's insert drew: facts of
+# When a run applied or saw an event, and the load marker the loader's insert drew: facts of
 # the runs and loads, not of the events, so they differ between two projects built at other moments.
 RUN_TIMES = ("applied_at", "seen_at", "loaded")
 USER_MODEL = "my_user_count"
