@@ -98,6 +98,17 @@ def test_429_storm_with_retry_after_then_5xx_for_a_while(tmp_path: Path, emulato
     assert "HTTP 429" in result.stderr and "HTTP 503" in result.stderr
 
 
+def test_429_with_retry_after_0_is_a_clean_fault_and_the_run_goes_on(tmp_path: Path, emulator: Emulator) -> None:
+    """Retry-After: 0 asks for no wait: the refusal is a fault like any other (its body is never
+    read as a stream), the next connection goes on from the last offset, and nothing is lost."""
+    refused = [ConnectionPlan(status=429, retry_after="0") for _ in range(2)]
+    emulator.queue(ConnectionPlan(after_events=50, action="close"), *refused)
+    result = run_tap(tmp_path, tap_config(emulator))
+    assert_complete(result, emulator)
+    assert [request.get("status") for request in emulator.requests].count(429) == 2
+    assert result.stderr.count("HTTP 429 rate limited by the Events API; retrying in 0.0s") == 2
+
+
 def test_duplicates_and_out_of_order_events(tmp_path: Path) -> None:
     config = fast_config(duplicate_every=7, out_of_order_every=5)
     with Emulator(config) as emulator:
