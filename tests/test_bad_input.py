@@ -22,6 +22,7 @@ def test_unknown_stream_in_the_catalog(tmp_path: Path, emulator: Emulator, disco
     result = run_tap(tmp_path, tap_config(emulator), catalog=catalog)
     assert result.returncode == 2
     assert "user_exploded" in result.stderr and "--discover" in result.stderr
+    assert "[exit 2]\n" in result.stderr
     assert emulator.requests == []
 
 
@@ -37,6 +38,7 @@ def test_corrupt_state_file(tmp_path: Path, emulator: Emulator) -> None:
     )
     assert completed.returncode == 2
     assert "state file: not valid JSON" in completed.stderr
+    assert "[exit 2]\n" in completed.stderr, "the line ends with the exit marker orchestrators read"
     assert "Traceback" not in completed.stderr
     assert emulator.requests == []
 
@@ -45,6 +47,7 @@ def test_state_with_a_wrongly_typed_offset(tmp_path: Path, emulator: Emulator) -
     result = run_tap(tmp_path, tap_config(emulator), state={"bookmarks": {"user_created": {"offset": 12}}})
     assert result.returncode == 2
     assert "bookmarks.user_created.offset must be a string" in result.stderr
+    assert "[exit 2]\n" in result.stderr
 
 
 def test_missing_domain_and_api_url(tmp_path: Path, emulator: Emulator) -> None:
@@ -72,5 +75,6 @@ def test_config_files_that_cannot_be_used_are_one_line_each(tmp_path: Path, emul
         completed = subprocess.run([TAP, "--config", str(path)], capture_output=True, text=True, check=False)
         assert completed.returncode == 1, completed.stderr[-2000:]
         assert line in completed.stderr
+        assert "[exit 1]\n" in completed.stderr, "the line ends with the exit marker orchestrators read"
         assert "Traceback" not in completed.stderr and "SECRET" not in completed.stderr
     assert emulator.requests == []

@@ -160,5 +160,6 @@ def test_a_sync_with_a_null_or_bad_setting(
         return
     assert result.returncode == 1
     assert message in result.stderr
+    assert "[exit 1]\n" in result.stderr, "the line ends with the exit marker orchestrators read"
     assert "SECRET" not in result.stderr
     assert emulator.requests == []
