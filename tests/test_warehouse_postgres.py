@@ -138,6 +138,26 @@ def test_columns_are_typed(pipeline: Pipeline) -> None:
     assert (users["email_verified"], users["logins_count"], users["user_metadata"]) == ("boolean", "bigint", "jsonb")
 
 
+def test_the_raw_tables_carry_an_indexed_load_marker_and_the_built_tables_statistics(pipeline: Pipeline) -> None:
+    """What keeps an incremental run's cost to what was loaded (docs/warehouse.md, "How the models
+    update"): the marker column with its index, recorded for every event seen, and statistics for
+    the tables the first run built (without them the planner reads whole tables)."""
+    warehouse = pipeline.warehouse
+    assert table_types(warehouse.rows, warehouse.schema, "user_created")["_auth0_events_loaded"] == "bigint"
+    indexed = warehouse.rows(
+        f"select indexdef from pg_indexes where schemaname = '{warehouse.schema}' and tablename = 'user_created'"
+    )
+    assert any("(_auth0_events_loaded)" in definition for (definition,) in indexed), indexed
+    ((seen, marked),) = warehouse.rows(f"select count(*), count(loaded) from {warehouse.schema}.int_seen_events")
+    assert seen > 0 and marked == seen, "every event seen is recorded with its load marker"
+    built = ("int_seen_events", "int_history_events", "users_history", "daily_organization_members")
+    names = ", ".join(f"'{name}'" for name in built)
+    analyzed = warehouse.rows(
+        f"select distinct tablename from pg_stats where schemaname = '{warehouse.schema}' and tablename in ({names})"
+    )
+    assert {name for (name,) in analyzed} == set(built)
+
+
 def test_current_state_models_equal_the_emulators_world(pipeline: Pipeline) -> None:
     warehouse = pipeline.warehouse
     check_models(warehouse.rows, warehouse.schema, expected_state(pipeline.scenario))
