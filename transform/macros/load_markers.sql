@@ -29,7 +29,7 @@
 {% macro load_marker() -%}_auth0_events_loaded{%- endmacro %}
 
 
-{# The raw tables (of `tables`) that carry the load marker, as a list (DuckDB; none elsewhere). #}
+{# The raw tables (of `tables`) that carry the load marker, as a list (DuckDB and PostgreSQL; none elsewhere). #}
 {% macro marked_tables(tables) -%}
   {%- if not execute or target.type not in ('duckdb', 'postgres') -%}
     {{ return([]) }}

@@ -5,22 +5,24 @@
 -- events, group or user changed.
 {{ config(alias='current_group_members', materialized='incremental', unique_key=['group_id', 'member_id'],
           incremental_strategy='replace_keys', indexes=key_indexes(['group_id', 'member_id'])) }}
+{#- The watermark, read once for the model's several filters. #}
+{%- set watermark_at = watermark() %}
 with
 {%- if is_incremental() %}
 changed as (
     select group_id, member_id
     from {{ ref('auth0_events__int_group_memberships') }}
-    where applied_at > {{ watermark() }}
+    where applied_at > {{ watermark_at }}
     union
     select memberships.group_id, memberships.member_id
     from {{ ref('auth0_events__int_group_memberships') }} as memberships
     inner join {{ ref('auth0_events__int_groups') }} as groups on groups.group_id = memberships.group_id
-    where groups.applied_at > {{ watermark() }}
+    where groups.applied_at > {{ watermark_at }}
     union
     select memberships.group_id, memberships.member_id
     from {{ ref('auth0_events__int_group_memberships') }} as memberships
     inner join {{ ref('auth0_events__int_users') }} as users on users.user_id = memberships.member_id
-    where users.applied_at > {{ watermark() }}
+    where users.applied_at > {{ watermark_at }}
 ),
 {%- endif %}
 

@@ -3,19 +3,21 @@
 -- recomputes the roles whose own newest event or whose membership changed.
 {{ config(alias='current_organization_member_roles', materialized='incremental', unique_key=['organization_id', 'user_id', 'role_id'],
           incremental_strategy='replace_keys', indexes=key_indexes(['organization_id', 'user_id', 'role_id'])) }}
+{#- The watermark, read once for the model's several filters. #}
+{%- set watermark_at = watermark() %}
 with
 {%- if is_incremental() %}
 changed as (
     select organization_id, user_id, role_id
     from {{ ref('auth0_events__int_organization_member_roles') }}
-    where applied_at > {{ watermark() }}
+    where applied_at > {{ watermark_at }}
     union
     select roles.organization_id, roles.user_id, roles.role_id
     from {{ ref('auth0_events__int_organization_member_roles') }} as roles
     inner join {{ ref('auth0_events__int_organization_memberships') }} as memberships
         on memberships.organization_id = roles.organization_id
         and memberships.user_id = roles.user_id
-    where memberships.applied_at > {{ watermark() }}
+    where memberships.applied_at > {{ watermark_at }}
 ),
 {%- endif %}
 

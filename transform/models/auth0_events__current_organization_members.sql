@@ -6,27 +6,29 @@
 -- memberships whose own events, roles, user or organization changed.
 {{ config(alias='current_organization_members', materialized='incremental', unique_key=['organization_id', 'user_id'],
           incremental_strategy='replace_keys', indexes=key_indexes(['organization_id', 'user_id'])) }}
+{#- The watermark, read once for the model's several filters. #}
+{%- set watermark_at = watermark() %}
 with
 {%- if is_incremental() %}
 changed as (
     select organization_id, user_id
     from {{ ref('auth0_events__int_organization_memberships') }}
-    where applied_at > {{ watermark() }}
+    where applied_at > {{ watermark_at }}
     union
     select organization_id, user_id
     from {{ ref('auth0_events__int_organization_member_roles') }}
-    where applied_at > {{ watermark() }}
+    where applied_at > {{ watermark_at }}
     union
     select memberships.organization_id, memberships.user_id
     from {{ ref('auth0_events__int_organization_memberships') }} as memberships
     inner join {{ ref('auth0_events__int_users') }} as users on users.user_id = memberships.user_id
-    where users.applied_at > {{ watermark() }}
+    where users.applied_at > {{ watermark_at }}
     union
     select memberships.organization_id, memberships.user_id
     from {{ ref('auth0_events__int_organization_memberships') }} as memberships
     inner join {{ ref('auth0_events__int_organizations') }} as organizations
         on organizations.organization_id = memberships.organization_id
-    where organizations.applied_at > {{ watermark() }}
+    where organizations.applied_at > {{ watermark_at }}
 ),
 {%- endif %}
 
