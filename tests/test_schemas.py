@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_auth0_events.baseline_streams import BASELINE_STREAMS, BASELINES_STREAM
 from tap_auth0_events.event_types import EVENT_TYPES, STREAM_KEYS, stream_name
 from tap_auth0_events.schemas import load_schema, schema_dir
 
@@ -104,11 +105,13 @@ def walk(node: Any, path: str = "$") -> list[tuple[str, Any]]:
     return found
 
 
-def test_one_schema_file_per_event_type_and_the_catch_all() -> None:
+def test_one_schema_file_per_event_type_and_the_catch_all_and_per_baseline_stream() -> None:
     files = {path.name for path in (REPO / "schemas").glob("*.json")}
     expected = {f"{stream_name(key)}.json" for key in STREAM_KEYS}
+    baselines = {f"{stream.name}.json" for stream in BASELINE_STREAMS} | {f"{BASELINES_STREAM}.json"}
     assert len(EVENT_TYPES) == 25
-    assert files == expected | {"common.json"}
+    assert len(BASELINE_STREAMS) == 10
+    assert files == expected | baselines | {"common.json"}
     assert schema_dir() == REPO / "schemas"  # source checkout: no package-internal copy
 
 
