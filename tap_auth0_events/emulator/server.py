@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE, EventGenerator, World
+from tap_auth0_events.emulator.management import READ_SCOPES, ManagementApi, PreLog, Tenant
 from tap_auth0_events.event_types import EVENT_TYPES
 
 WRITE_BYTES = 256 * 1024
@@ -138,6 +139,21 @@ class EmulatorConfig:
     # Enterprise 8); one more answers Auth0's 403 "Maximum concurrent event stream connections
     # reached". None: no limit. A stream counts until the server notices its client has gone.
     max_connections: int | None = None
+    # -- the tenant before its events and the Management API (tap_auth0_events.emulator.management) --
+    users_before: int = 0  # users that existed before the first event (derived lazily from the seed)
+    organizations_before: int = 0  # organizations before the first event, with members and connections
+    groups_before: int = 0  # groups before the first event, with members and roles
+    members_per_organization: int = 20  # mean members of a pre-log organization
+    # Grant every Management API read scope (READ_SCOPES) to the static tokens and to client-credentials
+    # tokens, besides their own; off: they keep read:events only, and the Management API answers 403.
+    grant_read_scopes: bool = False
+    # Auth0's per-plan Management API rate limits ("free", "essentials", "professional", "enterprise"),
+    # token buckets per endpoint family; burst and refill multiplied by `rate_limit_scale`. None: no limit.
+    rate_limit_plan: str | None = None
+    rate_limit_scale: float = 1.0
+    export_pending_seconds: float = 0.2  # a users export job is `pending` this long, then `completed`
+    export_link_seconds: float = 60.0  # how long an export's pre-signed `location` works
+    export_fails: bool = False  # every users export job ends `failed`
 
 
 class EventLog:
@@ -195,6 +211,16 @@ class Emulator:
         )
         self._appended = 0
         self._last_moment = datetime.min.replace(tzinfo=timezone.utc)
+        self.prelog = PreLog(
+            self.config.seed,
+            self.config.users_before,
+            self.config.organizations_before,
+            self.config.groups_before,
+            self.config.members_per_organization,
+            list(self.world.connections),
+            dict(self.world.roles),
+        )
+        self.management = ManagementApi(self)
         self._seed_history()
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self
@@ -229,6 +255,23 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def tenant(self) -> dict[str, Any]:
+        """A snapshot of what the Management API answers now, per table, the cascade applied.
+
+        Keys: users (sorted by user_id, whole), organizations, connections, roles, groups (lists in
+        id order, as the API lists them), and per parent: organization_members (org_id -> members with
+        `roles`), organization_connections (org_id -> enabled_connections rows), organization_groups
+        (org_id -> groups), organization_group_roles ((org_id, group_id) -> roles), group_members and
+        group_roles (group_id -> rows). Materialised: meant for small worlds.
+        """
+        with self._lock:
+            return Tenant(self.prelog, self.world).tables()
+
+    def tenant_before_log(self) -> dict[str, Any]:
+        """The world before the first event, materialised, shaped as `tenant()` (for small worlds)."""
+        before = EventGenerator(seed=self.config.seed, tenant=self.config.tenant).world
+        return Tenant(self.prelog, before).tables()
 
     @property
     def world(self) -> World:
@@ -321,6 +364,12 @@ class Emulator:
 
     def scopes_for(self, authorization: str | None) -> list[str] | None:
         """The scopes of a bearer token, or None when it is missing, unknown or expired."""
+        scopes = self._scopes_for(authorization)
+        if scopes is not None and self.config.grant_read_scopes:
+            return [*scopes, *(scope for scope in READ_SCOPES if scope not in scopes)]
+        return scopes
+
+    def _scopes_for(self, authorization: str | None) -> list[str] | None:
         if not authorization or not authorization.startswith("Bearer "):
             return None
         token = authorization[len("Bearer ") :].strip()
@@ -365,6 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path == "/api/v2/events":
             self._events()
+        elif path.startswith(("/api/v2/", "/exports/")):
+            self.server.emulator.management.handle(self, "GET", b"")
         elif path == "/_emulator/events":
             self._json(200, self.server.emulator.summary())
         elif path == "/_emulator/stats":
@@ -379,6 +430,8 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         if path == "/oauth/token":
             self._token(body)
+        elif path.startswith("/api/v2/"):
+            emulator.management.handle(self, "POST", body)
         elif path == "/_emulator/append":
             params = json.loads(body or b"{}")
             added = emulator.append(int(params.get("count", 1)), params.get("event_type"))
