@@ -58,7 +58,6 @@ CONNECT_TIMEOUT = 10.0
 MAX_FAILURES = 6  # 5xx or connection errors in a row on one call before ManagementUnavailableError
 MAX_RATE_LIMITED = 30  # 429s in a row on one call (each waited out) before ManagementUnavailableError
 MAX_RATE_LIMIT_WAIT = 120.0  # the longest a 429 makes the client wait
-LOW_SHARE = 0.2  # below this share of the bucket left, calls are spaced at the estimated refill rate
 POLL_MIN, POLL_MAX = 1.0, 30.0  # seconds between two GET /jobs/{id} while an export runs
 READ_CHUNK = 64 * 1024
 
@@ -97,20 +96,31 @@ class FamilyCounts:
 @dataclass(slots=True)
 class _Bucket:
     limit: int | None = None
-    remaining: int | None = None
-    reset_at: float | None = None  # clock() at which the bucket is full again
-    next_at: float = 0.0  # clock() before which the next call may not start
+    tokens: float | None = None  # calls the bucket holds at `at`, as the pacer estimates it
+    at: float = 0.0  # clock() of `tokens`
+    rate: float | None = None  # tokens won back per second, estimated from the headers
+    not_before: float = 0.0  # clock() before which no call starts (after a 429)
     counts: FamilyCounts = field(default_factory=FamilyCounts)
+
+    def refilled(self, when: float) -> float | None:
+        if self.tokens is None:
+            return None
+        gained = self.rate * max(0.0, when - self.at) if self.rate else 0.0
+        full = float(self.limit) if self.limit is not None else float("inf")
+        return min(full, self.tokens + gained)
 
 
 class Pacer:
-    """Spaces calls per endpoint family from the last answer's x-ratelimit-limit/-remaining/-reset.
+    """Spaces calls per endpoint family like the tenant's token bucket, fed by every answer's
+    x-ratelimit-limit/-remaining/-reset.
 
-    Auth0's limits are token buckets (burst `limit`, then a refill rate): while the bucket holds more
-    than LOW_SHARE of its burst, calls go as fast as they come; below it, calls are spaced at the refill
-    rate estimated from the headers ((limit - remaining) tokens come back by the reset), and at zero the
-    next call waits for one token. Without headers, no spacing: the 429 path is the backstop. Thread-safe:
-    each caller reserves its slot under the lock, then sleeps outside it.
+    Auth0's limits are token buckets (burst `limit`, then a refill rate). The pacer keeps an estimate
+    of the bucket: the answer's `remaining` (the lower of it and its own estimate, since calls still in
+    flight have spent tokens the answer does not show), refilled at the rate the headers imply
+    ((limit - remaining) tokens come back by the reset). A call takes a token; with none left it waits
+    until one is back. So a baseline spends the burst at once, then runs at the refill rate: close to
+    the limit, with few 429s. Without headers there is no estimate and no wait: the 429 is the backstop.
+    Thread-safe: each caller reserves its slot under the lock, then sleeps outside it.
     """
 
     def __init__(
@@ -137,17 +147,19 @@ class Pacer:
         with self._lock:
             bucket = self._bucket(family)
             now = self._clock()
-            start = max(now, bucket.next_at)
-            bucket.next_at = start + self._spacing(bucket, now)
-            if bucket.remaining is not None:
-                bucket.remaining = max(0, bucket.remaining - 1)
+            start = max(now, bucket.not_before, bucket.at if bucket.tokens is not None else now)
+            tokens = bucket.refilled(start)
+            if tokens is not None and tokens < 1.0 and bucket.rate:  # with no rate known, go on: the 429 tells
+                start += (1.0 - tokens) / bucket.rate
+                tokens = 1.0
             wait = start - now
             if wait > 0 and start > self._deadline:
-                bucket.next_at = start  # give the slot back as far as spacing goes
                 raise OutOfTimeError(
                     f"the Management API's {family} rate limit calls for a {wait:.1f}s wait, past the run's end: "
                     "the baseline continues next run"
                 )
+            if tokens is not None:
+                bucket.tokens, bucket.at = max(0.0, tokens - 1.0), start
             bucket.counts.calls += 1
             if wait > 0:
                 bucket.counts.waits += 1
@@ -156,22 +168,6 @@ class Pacer:
             self._sleep(wait)
         return wait
 
-    @staticmethod
-    def _spacing(bucket: _Bucket, now: float) -> float:
-        if bucket.remaining is None or bucket.limit is None or bucket.reset_at is None:
-            return 0.0
-        if bucket.remaining > max(1.0, bucket.limit * LOW_SHARE):
-            return 0.0
-        to_reset = max(0.0, bucket.reset_at - now)
-        missing = bucket.limit - bucket.remaining
-        if to_reset <= 0 or missing <= 0:
-            return 0.0
-        per_token = to_reset / missing  # seconds for the bucket to win back one call
-        if bucket.remaining <= 1:
-            return per_token
-        # A few left: spread them, never faster than the refill would sustain once they are gone.
-        return min(per_token, to_reset / bucket.remaining)
-
     def observe(self, family: str, headers: Mapping[str, str], server_now: float | None) -> None:
         """Feed the pacer an answer's headers; `server_now` is the answer's Date (epoch seconds)."""
         limit = _whole(headers.get("x-ratelimit-limit"))
@@ -179,21 +175,29 @@ class Pacer:
         reset = _whole(headers.get("x-ratelimit-reset"))
         with self._lock:
             bucket = self._bucket(family)
+            now = self._clock()
             if limit is not None:
                 bucket.limit = limit
-            if remaining is not None:
-                bucket.remaining = remaining
-            if reset is not None:
+            if remaining is None:
+                return
+            if reset is not None and bucket.limit is not None and bucket.limit > remaining:
                 wall = server_now if server_now is not None else time.time()
-                bucket.reset_at = self._clock() + min(max(0.0, reset - wall), MAX_RATE_LIMIT_WAIT)
+                to_reset = min(max(0.0, reset - wall), MAX_RATE_LIMIT_WAIT)
+                if to_reset > 0:
+                    bucket.rate = (bucket.limit - remaining) / to_reset
+            estimate = bucket.refilled(max(now, bucket.at))
+            if estimate is None or bucket.at <= now:
+                bucket.tokens = float(remaining) if estimate is None else min(estimate, float(remaining))
+                bucket.at = now
 
     def rate_limited(self, family: str, wait: float) -> None:
         """A 429: no call of this family before `wait` seconds from now (the caller waits it out)."""
         with self._lock:
             bucket = self._bucket(family)
             bucket.counts.rate_limited += 1
-            bucket.remaining = 0
-            bucket.next_at = max(bucket.next_at, self._clock() + wait)
+            now = self._clock()
+            bucket.not_before = max(bucket.not_before, now + wait)
+            bucket.tokens, bucket.at = 0.0, max(bucket.at, now)
 
     def counts(self) -> dict[str, FamilyCounts]:
         """A copy of each family's counts, for the run's summary and the benchmark."""
