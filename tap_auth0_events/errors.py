@@ -42,3 +42,31 @@ class StreamStuckError(TapAuth0EventsError):
 
 class StreamUnreadableError(TapAuth0EventsError):
     """The run reached max_run_seconds having met only faults since its last progress."""
+
+
+class MissingScopeError(PermissionDeniedError):
+    """Management API HTTP 403 insufficient_scope: the token lacks a scope the baseline reads with."""
+
+    def __init__(self, message: str, scopes: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+
+
+class NotFoundError(BadRequestError):
+    """Management API HTTP 404: the object is gone (an organization deleted while paging); callers skip it."""
+
+
+class ManagementUnavailableError(StreamUnreadableError):
+    """The Management API kept failing (5xx, connection errors, 429s) past the retries allowed."""
+
+
+class OutOfTimeError(StreamUnreadableError):
+    """A wait would pass the run's deadline: the caller stops the baseline there and continues next run."""
+
+
+class ExportFailedError(ManagementUnavailableError):
+    """The users export job ended `failed`."""
+
+
+class ExportLinkExpiredError(ManagementUnavailableError):
+    """The users export's download link expired twice in a row without a line read in between."""
