@@ -284,10 +284,10 @@ def test_default_config_changes_nothing_for_the_events_stream() -> None:
     assert (config.users_before, config.organizations_before, config.groups_before) == (0, 0, 0)
     assert config.api_tokens == {"emulator-token": ["read:events"]} and config.client_scopes == ["read:events"]
     assert not config.grant_read_scopes and config.rate_limit_plan is None
-    emulator = Emulator(config)
-    managed = Emulator(EmulatorConfig(initial_events=150, grant_read_scopes=True, rate_limit_plan="free"))
-    assert [(e.event_type, e.event_id) for e in emulator.log.events] == [
-        (e.event_type, e.event_id) for e in managed.log.events
-    ]
-    assert emulator.scopes_for("Bearer emulator-token") == ["read:events"]
-    assert emulator.tenant_before_log()["users"] == [] and emulator.tenant_before_log()["organizations"] == []
+    managed_config = EmulatorConfig(initial_events=150, grant_read_scopes=True, rate_limit_plan="free")
+    with Emulator(config) as emulator, Emulator(managed_config) as managed:
+        assert [(e.event_type, e.event_id) for e in emulator.log.events] == [
+            (e.event_type, e.event_id) for e in managed.log.events
+        ]
+        assert emulator.scopes_for("Bearer emulator-token") == ["read:events"]
+        assert emulator.tenant_before_log()["users"] == [] and emulator.tenant_before_log()["organizations"] == []
