@@ -42,7 +42,7 @@ from tap_auth0_events.errors import (
     OutOfTimeError,
     PermissionDeniedError,
 )
-from tap_auth0_events.settings import Settings
+from tap_auth0_events.settings import START_DATE_FORMAT, Settings
 from tap_auth0_events.vocabulary import TokenProvider
 
 FAMILIES = (
@@ -360,7 +360,7 @@ class ManagementApi:
                 self._local_date_logged = True
                 self._log.warning("the Management API answered without a Date header: using the local clock")
             server_now = time.time()
-        return datetime.fromtimestamp(int(server_now), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _utc_seconds(server_now)
 
     # -- paging ---------------------------------------------------------------------------------
 
@@ -664,9 +664,7 @@ def _date_epoch(header: str | None) -> float | None:
 def parse_date(header: str | None) -> str | None:
     """An HTTP Date header as YYYY-MM-DDTHH:MM:SSZ (UTC), None when absent or unreadable."""
     epoch = _date_epoch(header)
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if epoch is None else _utc_seconds(epoch)
 
 
 def _iso_seconds(value: Any) -> str | None:
@@ -679,7 +677,12 @@ def _iso_seconds(value: Any) -> str | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_seconds(when.timestamp())
+
+
+def _utc_seconds(epoch: float) -> str:
+    """Epoch seconds as YYYY-MM-DDTHH:MM:SSZ (UTC, a fraction dropped): how the baseline writes Auth0's clock."""
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime(START_DATE_FORMAT)
 
 
 def _rate_limit_wait(headers: Mapping[str, str], server_now: float | None) -> float:

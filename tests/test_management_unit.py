@@ -503,10 +503,12 @@ def test_export_polls_until_completed_and_streams_users_without_the_token(script
 
 
 def test_export_resumes_with_skip(script: Script) -> None:
-    server = ExportServer(script, statuses=[{"status": "completed"}], downloads=[gz_reply(users_file(10))])
+    completed = {"status": "completed", "created_at": "2026-12-07T08:30:15.250+01:00"}
+    server = ExportServer(script, statuses=[completed], downloads=[gz_reply(users_file(10))])
     script.route = server.route
     api, _ = client(script)
     export = api.export_users([], job_id="job_1")
+    assert export.created_date == "2026-12-07T07:30:15Z"  # the job's created_at in UTC, to the second
     assert [u["n"] for u in export.users(skip=7)] == [7, 8, 9]
     assert export.lines_read == 10
 
