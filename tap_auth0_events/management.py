@@ -236,6 +236,7 @@ class ManagementApi:
         self.pacer = Pacer(deadline=deadline, clock=clock, sleep=sleep)
         self._token_lock = threading.Lock()
         self._local_date_logged = False
+        self.last_date = ""  # the Date of the latest answer (Auth0's clock), YYYY-MM-DDTHH:MM:SSZ
 
     def close(self) -> None:
         self._session.close()
@@ -290,6 +291,7 @@ class ManagementApi:
                 continue
             server_now = _date_epoch(response.headers.get("Date"))
             self.pacer.observe(family, response.headers, server_now)
+            date = self.last_date = self._date(server_now)
             status = response.status_code
             if 200 <= status < 300:
                 try:
@@ -302,7 +304,7 @@ class ManagementApi:
                         ) from None
                     self._backoff(failures, f"{method} {path}: a body that is not JSON")
                     continue
-                return Answer(body, self._date(server_now), response.headers)
+                return Answer(body, date, response.headers)
             detail = _error_detail(response)
             if status == 401:
                 if not renewed and self._tokens.can_refresh:
@@ -444,7 +446,7 @@ class ManagementApi:
     ) -> UsersExport:
         """Start a JSON users export of `fields` (or take up the job `job_id` of an earlier run)."""
         if job_id is not None:
-            answer = self.get(f"/jobs/{_segment(job_id)}", family="other")
+            answer = self.get(f"/jobs/{path_segment(job_id)}", family="other")
             created = _iso_seconds(answer.body.get("created_at")) if isinstance(answer.body, dict) else None
             return UsersExport(self, job_id, created or answer.date)
         body: dict[str, Any] = {"format": "json", "fields": [{"name": name} for name in fields]}
@@ -472,7 +474,7 @@ class UsersExport:
 
     def location(self) -> str:
         """Poll GET /jobs/{id} (paced, bounded by the deadline) until `completed`; its fresh link."""
-        path = f"/jobs/{_segment(self.job_id)}"
+        path = f"/jobs/{path_segment(self.job_id)}"
         while True:
             job = self._api.get(path, family="other").body
             if not isinstance(job, dict):
@@ -698,6 +700,6 @@ def _rate_limit_wait(headers: Mapping[str, str], server_now: float | None) -> fl
     return min(max(0.05, reset - now), MAX_RATE_LIMIT_WAIT)
 
 
-def _segment(value: str) -> str:
+def path_segment(value: str) -> str:
     """An id as one URL path segment (an id with a slash must not reach another endpoint)."""
     return urllib.parse.quote(value, safe="")

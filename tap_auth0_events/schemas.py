@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
+from tap_auth0_events.baseline_streams import BASELINE_BY_NAME, BASELINES_STREAM
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, stream_name
 
 COMMON_FILE = "common.json"
@@ -53,15 +54,22 @@ def load_schema(event_type: str) -> dict[str, Any]:
 
     Results are cached; each call returns a fresh deep copy, so callers may mutate it.
     """
-    return cast(dict[str, Any], _copy_json(_resolved_schema(event_type)))
+    if event_type not in EVENT_TYPES and event_type != OTHER_EVENTS_KEY:
+        raise ValueError(f"Unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}.")
+    return cast(dict[str, Any], _copy_json(_resolved_schema(stream_name(event_type))))
+
+
+def load_baseline_schema(name: str) -> dict[str, Any]:
+    """Return the self-contained JSON schema of a baseline stream (or of `baselines`), as `load_schema`."""
+    if name not in BASELINE_BY_NAME and name != BASELINES_STREAM:
+        raise ValueError(f"Unknown baseline stream {name!r}; expected one of {', '.join(BASELINE_BY_NAME)}.")
+    return cast(dict[str, Any], _copy_json(_resolved_schema(name)))
 
 
 @functools.cache
-def _resolved_schema(event_type: str) -> dict[str, Any]:
-    if event_type not in EVENT_TYPES and event_type != OTHER_EVENTS_KEY:
-        raise ValueError(f"Unknown event type {event_type!r}; expected one of {', '.join(EVENT_TYPES)}.")
+def _resolved_schema(stream: str) -> dict[str, Any]:
     resolver = _Resolver(schema_dir())
-    file_name = f"{stream_name(event_type)}.json"
+    file_name = f"{stream}.json"
     return cast(dict[str, Any], resolver.schema(resolver.document(file_name), file_name, ()))
 
 

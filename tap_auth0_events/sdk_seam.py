@@ -49,7 +49,7 @@ from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exi
 from tap_auth0_events.output import FastOutput
 from tap_auth0_events.records import DictCodec
 from tap_auth0_events.settings import Settings, SettingsError, config_file_problem, parse_settings
-from tap_auth0_events.sync import Syncer
+from tap_auth0_events.sync import Syncer, is_baseline
 from tap_auth0_events.vocabulary import StreamRef
 
 # `@override` on every SDK method the tap replaces (tap.py and streams.py take it from here).
@@ -89,7 +89,7 @@ class OneConnectionTap(Tap):
     _syncer: Syncer | None = None  # the sync of all streams (`sync_all`)
     _standalone: Syncer | None = None  # streams synced alone (`sync_standalone`)
 
-    def event_streams(self) -> list[EventStreamLike]:
+    def engine_streams(self) -> list[EventStreamLike]:
         """The tap's streams that the engine reads (subclasses say which)."""
         raise NotImplementedError
 
@@ -116,7 +116,7 @@ class OneConnectionTap(Tap):
             exit_with(
                 InputError(f"catalog: {', '.join(unknown)} not a stream of this tap (run --discover)"), self.logger
             )
-        streams = [stream for stream in self.event_streams() if stream.selected]
+        streams = [stream for stream in self.engine_streams() if stream.selected]
         if not streams:
             self.logger.warning("no stream is selected; nothing to do")
             return
@@ -149,7 +149,8 @@ class OneConnectionTap(Tap):
             stream.ABORT_AT_RECORD_COUNT = dry_run_record_limit  # as the SDK does
             stream.selected = True
         ids = {id(stream) for stream in chosen}
-        selected = [stream for stream in self.event_streams() if id(stream) in ids]
+        # A baseline is not sampled: it would start an export job and read the tenant for a sample.
+        selected = [stream for stream in self.engine_streams() if id(stream) in ids and not is_baseline(stream)]
         self.logger.info("--test: reading up to %s records of each stream", dry_run_record_limit or "all")
         output = _Sample(self._start_output(selected), dry_run_record_limit, len(selected))
         settings = dataclasses.replace(

@@ -66,7 +66,7 @@ class Setting:
         return schema
 
 
-def _seconds(name: str, title: str, description: str, default: int, maximum: int) -> Setting:
+def _seconds(name: str, title: str, description: str, default: int | None, maximum: int) -> Setting:
     return Setting(name, "integer", title, description, default=default, minimum=1, maximum=maximum)
 
 
@@ -88,7 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
         "api_token",
         "string",
         "Management API token",
-        "A Management API token with the read:events scope. Or set client_id and client_secret.",
+        "A Management API token with the read:events scope (and, for a baseline, the read scopes the README lists). "
+        "Or set client_id and client_secret.",
         secret=True,
     ),
     Setting(
@@ -147,6 +148,25 @@ SETTINGS: tuple[Setting, ...] = (
         default="fail",
         choices=("fail", "restart_from_time"),
     ),
+    Setting(
+        "baseline",
+        "string",
+        "Baseline",
+        "first_run (default): read the tenant's users, organizations, memberships, roles, connections and groups "
+        "from the Management API on a first run (no event position in STATE), before its events. now: start a new "
+        "baseline in this run (a STATE from before baselines, or to reconcile after missed events); set it for one "
+        "run only. never: read no baseline. An unfinished baseline continues in the next run unless never.",
+        default="first_run",
+        choices=("first_run", "now", "never"),
+    ),
+    _seconds(
+        "baseline_max_seconds",
+        "Baseline time per run (seconds)",
+        "The longest a run spends on an unfinished baseline before it reads events (what is left continues next "
+        "run). Default: half of max_run_seconds.",
+        default=None,
+        maximum=30 * 86400,
+    ),
 )
 SETTING_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
@@ -177,6 +197,13 @@ class Settings:
     read_timeout_seconds: int
     max_backoff_seconds: int
     on_expired_offset: str
+    baseline: str
+    baseline_max_seconds: int | None
+
+    @property
+    def baseline_seconds(self) -> float:
+        """How long a run may spend on a baseline: baseline_max_seconds, else half of max_run_seconds."""
+        return float(self.baseline_max_seconds or self.max_run_seconds / 2)
 
 
 class SettingsError(ValueError):

@@ -15,10 +15,16 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+import requests
+
 from tap_auth0_events import __version__
+from tap_auth0_events.auth import make_token_provider
+from tap_auth0_events.baseline import Baseline, BaselineCheckpoint, check_scopes, due, new_progress
+from tap_auth0_events.baseline_streams import BASELINE_BY_NAME, BASELINES_STREAM
 from tap_auth0_events.connection import HttpFeeds, StartPosition
-from tap_auth0_events.errors import OffsetExpiredError
+from tap_auth0_events.errors import OffsetExpiredError, TapAuth0EventsError
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_KEY, OTHER_EVENTS_STREAM
+from tap_auth0_events.management import ManagementApi
 from tap_auth0_events.run import QUIET, Checkpoint, Emit, Feed, Pass, RunLimits, RunStats, Step
 from tap_auth0_events.settings import START_DATE_FORMAT, Settings
 from tap_auth0_events.vocabulary import Decode, Output, StreamRef
@@ -41,8 +47,18 @@ class Feeds(Protocol):
     def close(self) -> None: ...
 
 
+USER_AGENT = f"tap-auth0-events/{__version__}"
+
+
 def _http_feeds(settings: Settings, logger: logging.Logger) -> Feeds:
-    return HttpFeeds(settings, logger, user_agent=f"tap-auth0-events/{__version__}")
+    return HttpFeeds(settings, logger, user_agent=USER_AGENT)
+
+
+def _management_api(settings: Settings, logger: logging.Logger, deadline: float) -> ManagementApi:
+    """The baseline's client: its own session and token (it owns its retries, as the feeds own theirs)."""
+    session = requests.Session()
+    tokens = make_token_provider(settings, session)
+    return ManagementApi(settings, tokens, logger, user_agent=USER_AGENT, deadline=deadline, session=session)
 
 
 class Syncer:
@@ -55,6 +71,7 @@ class Syncer:
         logger: logging.Logger,
         *,
         feeds: Callable[[Settings, logging.Logger], Feeds] = _http_feeds,
+        management: Callable[[Settings, logging.Logger, float], ManagementApi] = _management_api,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -62,7 +79,7 @@ class Syncer:
         self.logger = logger
         self.stop_requested = threading.Event()
         self.syncing = False
-        self._feeds, self._clock = feeds, clock
+        self._feeds, self._management, self._clock = feeds, management, clock
 
     @property
     def stopped(self) -> bool:
@@ -81,6 +98,10 @@ class Syncer:
                     yield step.records
                 elif step is QUIET:
                     output.flush()
+                elif type(step) is BaselineCheckpoint:
+                    output.flush()
+                    self.state.setdefault("bookmarks", {})[BASELINES_STREAM] = step.progress
+                    output.write_state(self.state)
                 else:
                     assert isinstance(step, Checkpoint)
                     output.flush()
@@ -96,29 +117,113 @@ class Syncer:
         self.logger.warning("termination signal received; stopping after the current message")
         self.stop_requested.set()
 
-    def _steps(self, streams: Sequence[StreamRef], decode: Decode) -> Iterator[Step]:
-        """Back-fill streams that are behind, then read every stream from the main position."""
-        started_at = datetime.now(timezone.utc)
-        main, behind = plan_positions(streams, self.state.get("bookmarks", {}), self.settings.start_date, started_at)
+    def _steps(self, streams: Sequence[StreamRef], decode: Decode) -> Iterator[Step | BaselineCheckpoint]:
+        """The baseline's share of the run when one is due, then: back-fill event streams that are
+        behind, and read every event stream from the main position. A baseline that failed on the
+        Management API's side fails the run after the events are read (their position never ages)."""
+        events = [
+            stream for stream in streams if stream.name not in BASELINE_BY_NAME and stream.name != BASELINES_STREAM
+        ]
         feeds = self._feeds(self.settings, self.logger)
         passes = _Passes(self.settings, self.logger, feeds, decode, self._clock, self.stop_requested)
         try:
-            for group, start in behind:
-                caught_up_to = _parse_time(main.newest_event_time or main.from_timestamp)
-                stop_at = min(started_at, caught_up_to + BACKFILL_MARGIN) if caught_up_to else started_at
-                self.logger.info(
-                    "back-filling %s (not part of the stored position) up to %s",
-                    ", ".join(stream.name for stream in group),
-                    stop_at.isoformat(timespec="seconds"),
-                )
-                finished = yield from passes.read(group, start, stop_at, "back-fill reached the stored position")
-                if not finished:
-                    return
-            yield from passes.read(streams, main, started_at, "reached an event from after the run started")
+            failure = yield from self._baseline(streams, events, passes.deadline)
+            if events and not self.stop_requested.is_set():
+                yield from self._events(events, passes)
         finally:
             feeds.close()
             taken = any(stream.event_type == OTHER_EVENTS_KEY for stream in streams)
             _log_unknown_types(self.logger, passes.unknown_types, taken=taken)
+        if failure is not None:
+            raise failure
+
+    def _events(self, streams: Sequence[StreamRef], passes: _Passes) -> Iterator[Step]:
+        started_at = datetime.now(timezone.utc)
+        main, behind = plan_positions(streams, self.state.get("bookmarks", {}), self.settings.start_date, started_at)
+        for group, start in behind:
+            caught_up_to = _parse_time(main.newest_event_time or main.from_timestamp)
+            stop_at = min(started_at, caught_up_to + BACKFILL_MARGIN) if caught_up_to else started_at
+            self.logger.info(
+                "back-filling %s (not part of the stored position) up to %s",
+                ", ".join(stream.name for stream in group),
+                stop_at.isoformat(timespec="seconds"),
+            )
+            finished = yield from passes.read(group, start, stop_at, "back-fill reached the stored position")
+            if not finished:
+                return
+        yield from passes.read(streams, main, started_at, "reached an event from after the run started")
+
+    def _baseline(
+        self, streams: Sequence[StreamRef], events: Sequence[StreamRef], run_deadline: float
+    ) -> Generator[Step | BaselineCheckpoint, None, TapAuth0EventsError | None]:
+        """The baseline's steps, when one is due (the `baseline` setting, its stored progress, and
+        whether STATE has an event position yet): the scopes checked before anything is emitted; on
+        a first run the event position noted first, in STATE, before the baseline reads. Returns the
+        error that stopped it, for the run to raise after its events (a missing scope raises now)."""
+        names = {stream.name for stream in streams}
+        chosen = [BASELINE_BY_NAME[name] for name in BASELINE_BY_NAME if name in names]
+        bookmarks = self.state.get("bookmarks", {})
+        stored = bookmarks.get(BASELINES_STREAM)
+        first_run = not any(_bookmark_position(bookmarks.get(stream.name)) for stream in events)
+        action = due(self.settings.baseline, stored, first_run) if chosen else ""
+        if not action:
+            if (
+                chosen
+                and self.settings.baseline == "never"
+                and isinstance(stored, dict)
+                and not stored.get("completed_at")
+            ):
+                self.logger.info(
+                    "baseline %s is unfinished and baseline=never: not continued", stored.get("baseline_id")
+                )
+            return None
+        deadline = min(run_deadline, self._clock() + self.settings.baseline_seconds)
+        api = self._management(self.settings, self.logger, deadline)
+        try:
+            if action == "start":
+                check_scopes(api, chosen)
+                started_at = api.last_date or datetime.now(timezone.utc).strftime(START_DATE_FORMAT)
+                progress = new_progress(started_at, chosen)
+                if first_run and events:
+                    yield self._note_position(events, started_at)
+                yield BaselineCheckpoint(progress)
+                self.logger.info(
+                    "baseline %s started at %s (Auth0's clock): %s",
+                    progress["baseline_id"],
+                    started_at,
+                    ", ".join(stream.name for stream in chosen),
+                )
+            else:
+                progress = stored
+                check_scopes(api, [stream for stream in chosen if stream.name in progress.get("streams", ())])
+                self.logger.info("baseline %s continues", progress["baseline_id"])
+            baseline = Baseline(
+                api,
+                progress,
+                self.logger,
+                selected=names,
+                stop_requested=self.stop_requested,
+                deadline=deadline,
+                clock=self._clock,
+            )
+            try:
+                yield from baseline.steps()
+            except TapAuth0EventsError as error:
+                baseline.run.stopped = f"failed: {error}"
+                return error
+            finally:
+                self.logger.info("%s", baseline.summary())
+            return None
+        finally:
+            api.close()
+
+    def _note_position(self, events: Sequence[StreamRef], baseline_started: str) -> Checkpoint:
+        """A first run's event position, kept in STATE before the baseline reads: events are read from
+        there, so a change made while the baseline runs arrives as an event after it."""
+        now = datetime.now(timezone.utc).strftime(START_DATE_FORMAT)
+        noted = self.settings.start_date or min(now, baseline_started)
+        self.logger.info("events will be read from %s, after the baseline", noted)
+        return Checkpoint([stream.name for stream in events], StartPosition(from_timestamp=noted), None, None)
 
     def _save(self, checkpoint: Checkpoint) -> None:
         """Record a checkpoint in the bookmark of every stream it covers (called after its records)."""
@@ -197,6 +302,11 @@ class _Passes:
             feed.faults,
         )
         return not (stats.stop_reason.startswith("max_run_seconds") or self.stop_requested.is_set())
+
+
+def is_baseline(stream: StreamRef) -> bool:
+    """A stream the Management API fills (a baseline stream, or `baselines`), not the Events API."""
+    return stream.name in BASELINE_BY_NAME or stream.name == BASELINES_STREAM
 
 
 def event_type_filters(types: frozenset[str]) -> list[str]:

@@ -12,12 +12,13 @@ from typing import IO, Any
 
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
+from tap_auth0_events.baseline_streams import BASELINE_STREAMS
 from tap_auth0_events.errors import InputError
 from tap_auth0_events.event_types import STREAM_KEYS
 from tap_auth0_events.exits import exit_code, marked
 from tap_auth0_events.sdk_seam import EventStreamLike, OneConnectionTap, override
 from tap_auth0_events.settings import config_jsonschema, parse_catalog, parse_state
-from tap_auth0_events.streams import EventStream
+from tap_auth0_events.streams import BaselineRecordsStream, BaselinesStream, EventStream
 
 
 class TapAuth0Events(OneConnectionTap):
@@ -36,12 +37,17 @@ class TapAuth0Events(OneConnectionTap):
     ]
 
     @override
-    def discover_streams(self) -> list[EventStream]:
-        return [EventStream(self, key) for key in STREAM_KEYS]
+    def discover_streams(self) -> list[EventStream | BaselineRecordsStream | BaselinesStream]:
+        return [
+            *(EventStream(self, key) for key in STREAM_KEYS),
+            *(BaselineRecordsStream(self, baseline) for baseline in BASELINE_STREAMS),
+            BaselinesStream(self),
+        ]
 
     @override
-    def event_streams(self) -> list[EventStreamLike]:
-        return [stream for stream in self.streams.values() if isinstance(stream, EventStream)]
+    def engine_streams(self) -> list[EventStreamLike]:
+        kinds = (EventStream, BaselineRecordsStream, BaselinesStream)
+        return [stream for stream in self.streams.values() if isinstance(stream, kinds)]
 
     @classmethod
     @override

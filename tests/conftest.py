@@ -56,7 +56,9 @@ def emulator() -> Iterator[Emulator]:
 def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
     """Settings for a run against `emulator`. A run that reads the whole log ends when no event has
     come for `idle_timeout_seconds`: the smallest allowed (1), since nearly every run waits it once.
-    A test whose point is the idle timeout, or whose timing leans on it, sets its own."""
+    A test whose point is the idle timeout, or whose timing leans on it, sets its own. No baseline
+    (the emulator's tokens have only read:events, as a new application's do): the baseline's tests
+    ask for one."""
     config: dict[str, Any] = {
         "api_url": emulator.url,
         "domain": "acme-demo.us.auth0.com",
@@ -66,6 +68,7 @@ def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
         "read_timeout_seconds": 2,
         "max_run_seconds": 60,
         "max_backoff_seconds": 1,
+        "baseline": "never",
     }
     config.update(overrides)
     return {key: value for key, value in config.items() if value is not None}
@@ -95,6 +98,10 @@ class TapRun:
         for message in self.records:
             grouped[message["stream"]].append(message["record"])
         return grouped
+
+    def records_of_events(self) -> list[dict[str, Any]]:
+        """The records of the event streams (not of the baseline's)."""
+        return [message["record"] for message in self.records if not message["stream"].startswith("baseline")]
 
     def event_ids(self) -> list[str]:
         return [message["record"]["event_id"] for message in self.records]
