@@ -91,6 +91,7 @@ class TenantCase:
             f"{prefix}READ_TIMEOUT_SECONDS": "2",
             f"{prefix}MAX_RUN_SECONDS": "120",
             f"{prefix}MAX_BACKOFF_SECONDS": "1",
+            f"{prefix}BASELINE": "never",  # the emulator's tokens have read:events only
             f"{prefix}_LOAD_SCHEMA": self.schema,  # the `load_schema` extra
         }
 

@@ -197,6 +197,7 @@ def _tap_env(scenario: Scenario) -> dict[str, str]:
         "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "2",
         "TAP_AUTH0_EVENTS_READ_TIMEOUT_SECONDS": "2",
         "TAP_AUTH0_EVENTS_MAX_RUN_SECONDS": "120",
+        "TAP_AUTH0_EVENTS_BASELINE": "never",  # the emulator's token has read:events only
     }
 
 
