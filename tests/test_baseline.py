@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
-from conftest import TAP, TOKEN, assert_clean_failure, fast_config, run_tap, tap_config
+from conftest import TAP, TOKEN, assert_clean_failure, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.auth import StaticToken
 from tap_auth0_events.baseline import SECRET_KEY, due
@@ -356,3 +356,26 @@ def test_a_baseline_over_three_bounded_runs_while_events_keep_arriving(tmp_path:
         delivered = {r["event_id"] for run in runs for r in run.records_of_events()}
         last_bound = min(r["event_time"] for r in runs[-1].records_of_events())
         assert {e["event_id"] for e in emulator.summary() if e["time"] < last_bound} <= delivered
+
+
+@pytest.mark.integration
+def test_a_deselected_baseline_stream_is_not_read_and_now_takes_a_baseline_for_an_older_state(
+    tmp_path: Path, discovered: dict[str, Any]
+) -> None:
+    with Emulator(fast_config(**WORLD)) as emulator:
+        # A STATE from before baselines: event positions, no baseline.
+        older = run_tap(tmp_path, tap_config(emulator))
+        assert older.returncode == 0 and not any(_kind(m) == "baseline" for m in older.messages)
+        assert run_tap(tmp_path, tap_config(emulator, baseline="first_run"), state=older.final_state).returncode == 0
+        assert not emulator.management.calls.get("organizations"), "first_run takes none for an older STATE"
+        catalog = select_streams(discovered, {"user_created", "baseline_users", BASELINES_STREAM})
+        result = run_tap(tmp_path, tap_config(emulator, baseline="now"), state=older.final_state, catalog=catalog)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert set(result.by_stream()) == {"baseline_users", BASELINES_STREAM}, "no new event: only the baseline"
+        assert record_keys(result.by_stream())["baseline_users"] == tenant_keys(emulator.tenant())["baseline_users"]
+        assert [row["stream"] for row in result.by_stream()[BASELINES_STREAM]] == ["baseline_users"]
+        calls = {family for family, count in emulator.management.calls.items() if count}
+        assert calls == {"other"}, "only the export job and its probe: no organization, group or connection read"
+        final = result.final_state
+        assert final is not None
+        assert final["bookmarks"]["user_created"] == older.final_state["bookmarks"]["user_created"]  # type: ignore[index]
