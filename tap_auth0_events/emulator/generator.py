@@ -137,6 +137,7 @@ class World:
       organization_members: {(org_id, user_id)}
       member_roles: {(org_id, user_id, role_id)}
       group_members: {(group_id, member_id)}; member_id is a user id or a connection id
+        (group_members_since: key -> when it was added)
       group_roles: {(group_id, role_id)}
       organization_group_roles: {(org_id, group_id, role_id)}
     Fixed tenant setup (no events): connections (connection_id -> {id, name, strategy}: the
@@ -180,6 +181,8 @@ class World:
     group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
     organization_group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
     enterprise_connection_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    # When each group member was added (the event's time; a pre-log one's: its group's creation).
+    group_members_since: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     before: PreLog | None = field(default=None, repr=False)
     # Ids of pre-log users, organizations and groups taken into the tables (membership tests only).
     adopted: set[str] = field(default_factory=set, repr=False)
@@ -280,6 +283,7 @@ class World:
             user_id = before.user_id(user_index)
             if user_id not in self.adopted or user_id in self.users:
                 self.group_members.add((group_id, user_id))
+                self.group_members_since[(group_id, user_id)] = group["created_at"]
         for role_id in before.group_role_ids(index):
             self.group_roles.add((group_id, role_id))
         if group["type"] == "organization":
@@ -1526,6 +1530,7 @@ class EventGenerator:
                 raise _Skip
             key = (self._some_group(True), self._silent_user())  # a new user is in no group
         w.group_members.add(key)
+        w.group_members_since[key] = self._now
         return {"group": self._group_ref(key[0]), "member": self._member(key[1])}, None
 
     def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:

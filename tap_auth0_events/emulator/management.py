@@ -371,28 +371,21 @@ class Tenant:
     def group_members(self, group_id: str) -> list[Obj]:
         prelog, world = self.prelog, self.world
         rows: dict[str, Obj] = {}
-        index = prelog.index_of("group", group_id)
-        # Pre-log members carry the group's creation time, also once the group was touched.
-        pre_log_members: set[str] = set()
-        created = ""
+        index = self._untouched("group", group_id)
         if index is not None:
             created = prelog.group(index)["created_at"]
-            pre_log_members = {prelog.user_id(i) for i in prelog.group_member_indexes(index)}
-        if index is not None and group_id not in world.adopted:
-            for user_id in sorted(pre_log_members):
+            for user_index in prelog.group_member_indexes(index):
+                user_id = prelog.user_id(user_index)
                 if world.has_user(user_id):
                     rows[user_id] = {"id": user_id, "member_type": "user", "type": "user", "created_at": created}
             return [rows[key] for key in sorted(rows)]
         for key in world.group_members:
             if key[0] != group_id or not world.listed("group_members", key):
                 continue
-            member_id = key[1]
-            if world.has_user(member_id):
-                rows[member_id] = {"id": member_id, "member_type": "user", "type": "user"}
-                if member_id in pre_log_members:
-                    rows[member_id]["created_at"] = created
-            else:
-                rows[member_id] = {"id": member_id, "member_type": "connection", "type": "connection"}
+            kind = "user" if world.has_user(key[1]) else "connection"
+            rows[key[1]] = {"id": key[1], "member_type": kind, "type": kind}
+            if key in world.group_members_since:
+                rows[key[1]]["created_at"] = world.group_members_since[key]
         return [rows[key] for key in sorted(rows)]
 
     def group_roles(self, group_id: str) -> list[Obj]:
