@@ -7,11 +7,17 @@ derived on demand, deterministically, from (seed, kind, index), so a tenant of 1
 16,000 organizations costs nothing to start. Pre-log ids sort in index order (a fixed-width,
 order-preserving prefix), so a checkpoint page is found by bisecting the index range.
 
-`Tenant` answers what the Management API lists at this instant: the pre-log world plus the
-generator's `World` (the events' effect), with Auth0's silent cascade applied on read: a deleted
-user's memberships, member roles and group memberships, a deleted organization's members, member
-roles, connections and group roles, and a deleted group's members and roles are no longer listed.
-The fixed tenant set-up (database, social and passwordless connections, roles) is pre-log too.
+Events touch pre-log entities too: on its first event a pre-log user, organization or group is
+adopted by the generator's `World` (copied in, with its relations), which from then on says all
+about it.
+
+`Tenant` answers what the Management API lists at this instant: the untouched pre-log world plus
+the `World` (the events' effect), with Auth0's silent cascade applied on read by `World.listed`
+(the one rule, which the generator's choices use too): a deleted user's memberships, member roles
+and group memberships, a deleted organization's members, member roles, connections and group
+roles, and a deleted group's members and roles are no longer listed. The fixed tenant set-up
+(database, social and passwordless connections, roles) and a few enterprise connections are
+pre-log too.
 """
 
 from __future__ import annotations
@@ -239,10 +245,10 @@ class Tenant:
     # -- existence -------------------------------------------------------------------------------
 
     def has_organization(self, org_id: str) -> bool:
-        return self.world.has_organization(org_id) or self._untouched("organization", org_id) is not None
+        return self.world.has_organization(org_id)
 
     def has_group(self, group_id: str) -> bool:
-        return self.world.has_group(group_id) or self._untouched("group", group_id) is not None
+        return self.world.has_group(group_id)
 
     def _untouched(self, kind: str, entity_id: str) -> int | None:
         """The pre-log index of an entity no event has touched (None: touched, or not pre-log)."""
