@@ -245,8 +245,8 @@ def test_deletion_cascades_silently() -> None:
             for member in members:
                 assert member["id"] in users or member["type"] == "connection"
         # The World keeps relations of deleted entities; the Management API does not list them.
-        stale_members = [(o, u) for o, u in world.organization_members if u not in world.users]
-        stale_members += [(o, u) for o, u in world.organization_members if o not in world.organizations]
+        stale_members = [key for key in world.organization_members if not world.listed("organization_members", key)]
+        assert stale_members, "some deletion left a membership behind in the World"
         for org_id, user_id in stale_members:
             assert org_id not in tenant["organization_members"] or user_id not in {
                 m["user_id"] for m in tenant["organization_members"][org_id]
@@ -291,3 +291,55 @@ def test_default_config_changes_nothing_for_the_events_stream() -> None:
         ]
         assert emulator.scopes_for("Bearer emulator-token") == ["read:events"]
         assert emulator.tenant_before_log()["users"] == [] and emulator.tenant_before_log()["organizations"] == []
+
+
+MANAGEMENT_FLAGS = (
+    *("--users-before", "150", "--organizations-before", "9", "--groups-before", "4"),
+    *("--members-per-organization", "5", "--grant-read-scopes", "--rate-limit-plan", "essentials"),
+    *("--rate-limit-scale", "10", "--export-pending-seconds", "0.01", "--export-link-seconds", "30"),
+)
+
+
+def test_the_command_line_sets_the_world_before_and_the_management_api() -> None:
+    from tap_auth0_events.emulator.__main__ import _config, _parser
+
+    config = _config(_parser().parse_args(["--events", "0", "--live-rate", "0", *MANAGEMENT_FLAGS, "--export-fails"]))
+    assert (config.users_before, config.organizations_before, config.groups_before) == (150, 9, 4)
+    assert config.members_per_organization == 5 and config.grant_read_scopes and config.export_fails
+    assert (config.rate_limit_plan, config.rate_limit_scale) == ("essentials", 10.0)
+    assert (config.export_pending_seconds, config.export_link_seconds) == (0.01, 30.0)
+    defaults = _config(_parser().parse_args([]))
+    assert (defaults.users_before, defaults.rate_limit_plan, defaults.grant_read_scopes) == (0, None, False)
+    assert not defaults.export_fails and defaults.export_pending_seconds == EmulatorConfig().export_pending_seconds
+
+
+@pytest.mark.integration
+def test_the_command_serves_the_world_before(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port_file = tmp_path / "port"
+    command = str(Path(sys.executable).parent / "tap-auth0-events-emulator")
+    flags = ("--port", "0", "--events", "0", "--live-rate", "0", "--port-file", str(port_file))
+    process = subprocess.Popen([command, *flags, *MANAGEMENT_FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text()):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port_file.read_text()}/api/v2"
+        answer = requests.get(f"{url}/organizations", headers=AUTH, params={"take": 100}, timeout=10)
+        assert answer.status_code == 200 and len(answer.json()["organizations"]) == 9
+        assert answer.headers["x-ratelimit-limit"] == "50", "Essentials' organizations burst 5, times 10"
+        assert len(requests.get(f"{url}/groups", headers=AUTH, timeout=10).json()["groups"]) == 4
+        job = requests.post(f"{url}/jobs/users-exports", headers=AUTH, json={"format": "json"}, timeout=10).json()
+        time.sleep(0.05)
+        done = requests.get(f"{url}/jobs/{job['id']}", headers=AUTH, timeout=10).json()
+        assert done["status"] == "completed" and done["summary"]["total"] == 150
+        users = gzip.decompress(requests.get(done["location"], timeout=10).content).splitlines()
+        assert len(users) == 150
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -511,3 +511,98 @@ def test_bare_events_carry_neither_context_nor_previous_object_and_change_nothin
     assert all(TIME.match(event["time"]) and event["time"][-5] == "." for event in bare), "milliseconds"
     assert replay(emitted, []) == world_state(generator)
     assert EventGenerator(seed=11, bare_share=0.0).generate(500) == EventGenerator(seed=11).generate(500)
+
+
+# sha256 over orjson.dumps of each event: 3,000 random events, then three forced ones. Taken before the
+# generator learnt the world before the log; without one the stream must stay byte for byte the same.
+DEFAULT_STREAM_DIGESTS = {
+    0: "f2a20edc3681d78e15234df8baa4438487d2b973647feae452f7980f37909556",
+    7: "877ca1ddf1157b8b124b693be7584d609ac8eab3292ee96d3cf710083d13875c",
+}
+
+
+@pytest.mark.parametrize("seed", sorted(DEFAULT_STREAM_DIGESTS))
+def test_the_default_stream_is_byte_for_byte_unchanged(seed: int) -> None:
+    import hashlib
+
+    import orjson
+
+    generator = EventGenerator(seed=seed)
+    digest = hashlib.sha256()
+    for event in generator.generate(3000):
+        digest.update(orjson.dumps(event))
+    for event_type in ("user.deleted", "organization.member.added", "group.role.deleted"):
+        digest.update(orjson.dumps(generator.next_event(event_type=event_type)))
+    assert digest.hexdigest() == DEFAULT_STREAM_DIGESTS[seed]
+
+
+# --- With a world before the log ---------------------------------------------------------------------
+
+
+def with_world_before(seed: int, users: int = 300, organizations: int = 12, groups: int = 6) -> Any:
+    from tap_auth0_events.emulator.management import PreLog
+
+    generator = EventGenerator(seed=seed)
+    world = generator.world
+    before = PreLog(seed, users, organizations, groups, 8, list(world.connections), dict(world.roles))
+    generator.start_from(before)
+    return generator, before
+
+
+def pre_log_ids(before: Any) -> dict[str, str]:
+    ids = {before.user_id(i): "user" for i in range(before.users)}
+    ids.update({before.organization_id(i): "organization" for i in range(before.organizations)})
+    ids.update({before.group_id(i): "group" for i in range(before.groups)})
+    return ids
+
+
+def named_ids(obj: dict[str, Any]) -> set[str]:
+    """Every user, organization and group id an event object names."""
+    found = {obj.get("user_id"), obj.get("id"), obj.get("organization_id")}
+    for key in ("organization", "user", "group", "member"):
+        ref = obj.get(key)
+        if isinstance(ref, dict):
+            found |= {ref.get("id"), ref.get("user_id"), ref.get("organization_id")}
+    return {value for value in found if isinstance(value, str)}
+
+
+def test_events_touch_the_world_before_and_never_create_it() -> None:
+    generator, before = with_world_before(5)
+    pre_log = pre_log_ids(before)
+    user_at_first_touch = {}
+    touched: Counter[str] = Counter()
+    for event in generator.generate(3000):
+        validator(event["type"]).validate(to_record(event, "o"))
+        if event.get("a0purpose") == "test":
+            continue
+        obj, event_type = event["data"]["object"], event["type"]
+        for entity_id in named_ids(obj) & set(pre_log):
+            touched[event_type] += 1
+            assert not event_type.endswith(".created") or event_type == "group.created", event_type
+            if event_type == "group.created":
+                assert obj["id"] not in pre_log, "a pre-log group is never created again"
+            if pre_log[entity_id] == "user" and entity_id not in user_at_first_touch:
+                user_at_first_touch[entity_id] = before.user(before.index_of("user", entity_id))
+                previous = event["data"].get("previous_object")
+                if event_type == "user.updated" and previous is not None:
+                    assert previous == user_at_first_touch[entity_id], "previous_object is the pre-log user"
+    kinds = {t for t in touched if not t.startswith("connection.")}
+    assert kinds >= set(EVENT_TYPES) - {"user.created", "organization.created", "connection.created"} - {
+        t for t in EVENT_TYPES if t.startswith("connection.")
+    }, sorted(set(EVENT_TYPES) - kinds)
+
+
+def test_with_a_world_before_the_same_seed_gives_the_same_events() -> None:
+    first, _ = with_world_before(9)
+    second, _ = with_world_before(9)
+    assert [dump(e) for e in first.generate(800)] == [dump(e) for e in second.generate(800)]
+
+
+def test_a_million_users_before_cost_little_per_event() -> None:
+    import time
+
+    generator, _ = with_world_before(3, users=1_000_000, organizations=16_000, groups=5_000)
+    started = time.monotonic()
+    generator.generate(3000)
+    assert time.monotonic() - started < 5, "pre-log entities are picked by index, not materialised"
+    assert len(generator.world.users) < 5000

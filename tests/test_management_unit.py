@@ -1,7 +1,10 @@
 """The Management API client's parts (tap_auth0_events/management.py), in process: the pacer with a
-fake clock, Date parsing, the gzip NDJSON reader on bytes, and the status policy, paging and users
-export against a small scripted HTTP server on 127.0.0.1 (a thread, no process) until the emulator
-speaks the Management API (tests/test_management.py then runs against it)."""
+fake clock, Date parsing, the gzip NDJSON reader on bytes; the status policy, paging and the users
+export against the emulator's Management API (a thread, no process) wherever it can say it (403
+insufficient_scope, 404, 400 past 1,000, 401, 429 with its reset, checkpoint and offset paging, the
+export job completed, failed or with an expired link); and against a small scripted HTTP server on
+127.0.0.1 what the emulator never answers (5xx, a page without its list, a renewed token, a link
+that expires once, a request's headers)."""
 
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 
 from tap_auth0_events.auth import StaticToken
+from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
 from tap_auth0_events.errors import (
     AuthenticationError,
     BadRequestError,
@@ -296,39 +301,6 @@ def test_an_answer_carries_auth0s_date_and_the_token_and_user_agent_are_sent(scr
     assert seen.headers["user-agent"] == "tap-auth0-events/test"
 
 
-def test_a_missing_scope_is_named_and_exits_4(script: Script) -> None:
-    message = "Insufficient scope, expected any of: read:organization_members"
-    script.route = lambda seen: json_reply(
-        403, {"statusCode": 403, "error": "Forbidden", "message": message, "errorCode": "insufficient_scope"}
-    )
-    api, _ = client(script)
-    with pytest.raises(MissingScopeError) as caught:
-        api.get("/organizations/org_1/members", family="organization_members")
-    assert caught.value.scopes == ("read:organization_members",)
-    assert "read:organization_members" in str(caught.value) and TOKEN not in str(caught.value)
-    assert isinstance(caught.value, PermissionDeniedError) and exit_code(caught.value) == 4
-    assert "\n" not in str(caught.value)
-
-
-def test_404_400_and_401_are_named_errors_without_the_token(script: Script) -> None:
-    replies = {
-        "/api/v2/organizations/org_gone/members": json_reply(404, {"message": "No organization found by that id"}),
-        "/api/v2/users": json_reply(400, {"message": "You can only page through the first 1000 records"}),
-        "/api/v2/connections": json_reply(401, {"message": "Invalid token"}),
-    }
-    script.route = lambda seen: replies[seen.path]
-    api, _ = client(script)
-    with pytest.raises(NotFoundError, match=r"404.*organizations/org_gone/members"):
-        api.get("/organizations/org_gone/members", family="organization_members")
-    with pytest.raises(BadRequestError, match=r"400 .*for /users") as bad:
-        api.get("/users", family="users")
-    with pytest.raises(AuthenticationError, match="401") as refused:
-        api.get("/connections", family="connections")
-    for error in (bad.value, refused.value):
-        assert TOKEN not in str(error)
-    assert len(script.seen) == 3  # a static token is not retried
-
-
 def test_a_401_renews_a_renewable_token_once(script: Script) -> None:
     script.route = lambda seen: (
         json_reply(401, {}) if seen.headers["authorization"] == f"Bearer {TOKEN}" else json_reply(200, {})
@@ -340,22 +312,6 @@ def test_a_401_renews_a_renewable_token_once(script: Script) -> None:
     script.route = lambda seen: json_reply(401, {})
     with pytest.raises(AuthenticationError):
         api.get("/connections", family="connections")
-
-
-def test_a_429_waits_for_the_reset_then_retries(script: Script) -> None:
-    replies = iter(
-        [
-            json_reply(429, {"message": "Too Many Requests"}, **headers(50, 0, DATE_EPOCH + 7)),
-            json_reply(200, {"organizations": []}, **headers(50, 49, DATE_EPOCH + 1)),
-        ]
-    )
-    script.route = lambda seen: next(replies)
-    api, sleeps = client(script)
-    api.get("/organizations", family="organizations")
-    assert len(script.seen) == 2
-    assert sleeps and sleeps[0] == pytest.approx(7.0, abs=0.5)
-    assert api.counts()["organizations"].rate_limited == 1
-    assert api.counts()["organizations"].calls == 2
 
 
 def test_a_429_whose_wait_passes_the_deadline_is_out_of_time(script: Script) -> None:
@@ -390,48 +346,6 @@ def test_connection_errors_are_retried_then_named() -> None:
 
 
 # -- paging -------------------------------------------------------------------------------------
-
-
-def checkpoint_route(items: list[dict[str, Any]], key: str) -> Callable[[Seen], Reply]:
-    def route(seen: Seen) -> Reply:
-        start = int(seen.query.get("from", "0"))
-        take = int(seen.query["take"])
-        body: dict[str, Any] = {key: items[start : start + take]}
-        if start + take < len(items):
-            body["next"] = str(start + take)
-        return json_reply(200, body)
-
-    return route
-
-
-def test_checkpoint_pages_to_the_end_and_resume_from_next(script: Script) -> None:
-    organizations = [{"id": f"org_{n}"} for n in range(250)]
-    script.route = checkpoint_route(organizations, "organizations")
-    api, _ = client(script)
-    pages = list(api.checkpoint_pages("/organizations", "organizations", family="organizations", take=100))
-    assert [len(page.items) for page in pages] == [100, 100, 50]
-    assert [page.next for page in pages] == ["100", "200", None]
-    assert "from" not in script.seen[0].query and script.seen[1].query["from"] == "100"
-    assert [o["id"] for page in pages for o in page.items] == [o["id"] for o in organizations]
-    resumed = list(api.checkpoint_pages("/organizations", "organizations", family="organizations", start_from="200"))
-    assert [o["id"] for page in resumed for o in page.items] == [f"org_{n}" for n in range(200, 250)]
-
-
-def test_offset_pages_stop_at_total(script: Script) -> None:
-    roles = [{"id": f"rol_{n}"} for n in range(250)]
-
-    def route(seen: Seen) -> Reply:
-        page, per_page = int(seen.query["page"]), int(seen.query["per_page"])
-        chunk = roles[page * per_page : (page + 1) * per_page]
-        return json_reply(200, {"start": page * per_page, "limit": per_page, "total": len(roles), "roles": chunk})
-
-    script.route = route
-    api, _ = client(script)
-    pages = list(api.offset_pages("/roles", "roles", family="other"))
-    assert [page.next for page in pages] == ["1", "2", None]
-    assert sum(len(page.items) for page in pages) == 250
-    later = list(api.offset_pages("/roles", "roles", family="other", start_page=2))
-    assert [len(page.items) for page in later] == [50]
 
 
 def test_a_page_without_its_items_is_named(script: Script) -> None:
@@ -481,7 +395,7 @@ def gz_reply(data: bytes) -> Reply:
     return 200, {"Content-Type": "application/octet-stream"}, gzip.compress(data)
 
 
-def test_export_polls_until_completed_and_streams_users_without_the_token(script: Script) -> None:
+def test_the_export_link_is_fetched_without_the_token(script: Script) -> None:
     server = ExportServer(
         script,
         statuses=[{"status": "pending", "time_left_seconds": 3}, {"status": "completed"}],
@@ -522,27 +436,6 @@ def test_an_expired_link_is_renewed_once_and_the_read_continues(script: Script) 
     assert server.links == 2  # GET /jobs/job_1 gave a fresh link
 
 
-def test_a_link_expired_twice_in_a_row_is_named(script: Script) -> None:
-    expired = (400, {}, b"Request has expired")
-    server = ExportServer(script, statuses=[{"status": "completed"}], downloads=[expired])
-    script.route = server.route
-    api, _ = client(script)
-    with pytest.raises(ExportLinkExpiredError, match=r"job_1.*twice in a row.*HTTP 400") as caught:
-        list(api.export_users(["user_id"]).users())
-    assert "X-Amz-Signature" not in str(caught.value) and TOKEN not in str(caught.value)
-
-
-def test_a_failed_export_is_named_with_its_status_details(script: Script) -> None:
-    server = ExportServer(
-        script, statuses=[{"status": "failed", "status_details": "too many fields"}], downloads=[(500, {}, b"")]
-    )
-    script.route = server.route
-    api, _ = client(script)
-    with pytest.raises(ExportFailedError, match="job_1 failed: too many fields") as caught:
-        list(api.export_users(["user_id"]).users())
-    assert exit_code(caught.value) == 9
-
-
 def test_an_export_that_outlasts_the_run_is_out_of_time(script: Script) -> None:
     server = ExportServer(script, statuses=[{"status": "pending", "time_left_seconds": 20}], downloads=[])
     script.route = server.route
@@ -550,3 +443,134 @@ def test_an_export_that_outlasts_the_run_is_out_of_time(script: Script) -> None:
     export = api.export_users(["user_id"])
     with pytest.raises(OutOfTimeError, match="job_1 is pending"):
         list(export.users())
+
+
+# -- against the emulator's Management API ----------------------------------------------------------
+
+EMULATOR_TOKEN = "emulator-token"
+
+
+def tenant(**overrides: Any) -> EmulatorConfig:
+    values: dict[str, Any] = {
+        "initial_events": 0,
+        "users_before": 40,
+        "organizations_before": 250,
+        "members_per_organization": 3,
+        "grant_read_scopes": True,
+        "export_pending_seconds": 0.05,
+        "cycle_seconds": None,
+    }
+    values.update(overrides)
+    return EmulatorConfig(**values)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(tenant()) as running:
+        yield running
+
+
+def emulator_client(emulator: Emulator, token: str = EMULATOR_TOKEN) -> tuple[ManagementApi, list[float]]:
+    """A client of the emulator whose waits are recorded and napped short (at most 0.1 s each)."""
+    settings = parse_settings(
+        {"api_url": emulator.url, "domain": "acme.us.auth0.com", "api_token": token, "max_backoff_seconds": 1}
+    )
+    sleeps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(min(seconds, 0.1))
+
+    api = ManagementApi(settings, StaticToken(token), LOG, user_agent="t", deadline=time.monotonic() + 600, sleep=nap)
+    return api, sleeps
+
+
+def test_a_missing_scope_is_named_and_exits_4() -> None:
+    with Emulator(tenant(grant_read_scopes=False)) as emulator:
+        api, _ = emulator_client(emulator)
+        with pytest.raises(MissingScopeError) as caught:
+            api.get("/organizations/org_1/members", family="organization_members")
+    assert caught.value.scopes == ("read:organization_members",)
+    assert "read:organization_members" in str(caught.value) and EMULATOR_TOKEN not in str(caught.value)
+    assert isinstance(caught.value, PermissionDeniedError) and exit_code(caught.value) == 4
+    assert "\n" not in str(caught.value)
+
+
+def test_404_400_and_401_are_named_errors_without_the_token(emulator: Emulator) -> None:
+    api, _ = emulator_client(emulator)
+    with pytest.raises(NotFoundError, match=r"404.*organizations/org_gone/members"):
+        api.get("/organizations/org_gone/members", family="organization_members")
+    with pytest.raises(BadRequestError, match=r"400 .*for /organizations") as bad:
+        api.get("/organizations", [("page", "10"), ("per_page", "100")], family="organizations")
+    wrong, _ = emulator_client(emulator, token="not-a-token")
+    with pytest.raises(AuthenticationError, match="401") as refused:
+        wrong.get("/connections", family="connections")
+    assert EMULATOR_TOKEN not in str(bad.value) and "not-a-token" not in str(refused.value)
+    assert sum(emulator.management.calls.values()) == 3  # a static token is not retried
+
+
+def test_a_429_waits_for_the_reset_then_retries() -> None:
+    with Emulator(tenant(rate_limit_plan="free", rate_limit_scale=10)) as emulator:
+        api, sleeps = emulator_client(emulator)
+        auth = {"Authorization": f"Bearer {EMULATOR_TOKEN}"}
+        while requests.get(f"{emulator.url}/api/v2/roles", headers=auth, timeout=10).status_code != 429:
+            pass  # another client spends the bucket
+        api.get("/organizations", family="organizations")
+    assert sleeps and 0 < sleeps[0] <= 2.0, "waited for x-ratelimit-reset"
+    assert api.counts()["organizations"].rate_limited == 1
+    assert api.counts()["organizations"].calls == 2
+
+
+def test_checkpoint_pages_to_the_end_and_resume_from_next(emulator: Emulator) -> None:
+    api, _ = emulator_client(emulator)
+    pages = list(api.checkpoint_pages("/organizations", "organizations", family="organizations", take=100))
+    assert [len(page.items) for page in pages] == [100, 100, 50]
+    assert pages[0].next and pages[1].next and pages[2].next is None
+    listed = [o["id"] for page in pages for o in page.items]
+    assert listed == [o["id"] for o in emulator.tenant()["organizations"]]
+    resumed = list(
+        api.checkpoint_pages("/organizations", "organizations", family="organizations", start_from=pages[1].next)
+    )
+    assert [o["id"] for page in resumed for o in page.items] == listed[200:]
+
+
+def test_offset_pages_stop_at_total(emulator: Emulator) -> None:
+    api, _ = emulator_client(emulator)
+    roles = emulator.tenant()["roles"]
+    pages = list(api.offset_pages("/roles", "roles", family="other", per_page=3))
+    assert [page.next for page in pages] == ["1", "2", None] and len(roles) == 8
+    assert [r for page in pages for r in page.items] == roles
+    later = list(api.offset_pages("/roles", "roles", family="other", per_page=3, start_page=2))
+    assert [len(page.items) for page in later] == [2]
+
+
+def test_export_polls_until_completed_and_streams_the_users(emulator: Emulator) -> None:
+    api, sleeps = emulator_client(emulator)
+    export = api.export_users(["user_id", "email", "identities", "app_metadata", "user_metadata"])
+    assert export.job_id.startswith("job_") and export.created_date.endswith("Z")
+    users = list(export.users())
+    expected = [
+        {key: user[key] for key in ("user_id", "email", "identities", "app_metadata", "user_metadata")}
+        for user in emulator.tenant()["users"]
+    ]
+    assert sorted(users, key=lambda user: user["user_id"]) == expected and export.lines_read == 40
+    assert sleeps in ([], [1.0]), "polled again after POLL_MIN while pending"
+    assert [u["user_id"] for u in api.export_users([], job_id=export.job_id).users(skip=37)] == [
+        u["user_id"] for u in users[37:]
+    ], "a resumed export skips the users read"
+
+
+def test_a_failed_export_is_named_with_its_status_details() -> None:
+    with Emulator(tenant(export_fails=True, export_pending_seconds=0.0)) as emulator:
+        api, _ = emulator_client(emulator)
+        with pytest.raises(ExportFailedError, match=r"job_\w+ failed: Export failed") as caught:
+            list(api.export_users(["user_id"]).users())
+    assert exit_code(caught.value) == 9
+
+
+def test_a_link_expired_twice_in_a_row_is_named() -> None:
+    with Emulator(tenant(export_link_seconds=-1.0, export_pending_seconds=0.0)) as emulator:
+        api, _ = emulator_client(emulator)
+        with pytest.raises(ExportLinkExpiredError, match=r"job_\w+.*twice in a row.*HTTP 403") as caught:
+            list(api.export_users(["user_id"]).users())
+    assert "sig=" not in str(caught.value) and EMULATOR_TOKEN not in str(caught.value)

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from tap_auth0_events.emulator.generator import TEST_EVENT_SHARE, UNKNOWN_TYPE_SHARE
+from tap_auth0_events.emulator.management import RATE_LIMITS
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
 
 
@@ -49,7 +50,77 @@ def _parser() -> argparse.ArgumentParser:
         help="lifetime of tokens from POST /oauth/token (client-credentials grant) (default %(default)s)",
     )
     _tenant_options(parser.add_argument_group("what the tenant sends"))
+    _management_options(parser.add_argument_group("the tenant before its events, and the Management API"))
     return parser
+
+
+def _management_options(group: argparse._ArgumentGroup) -> None:
+    """The world before the log (never announced by an event) and the Management API over it."""
+    defaults = EmulatorConfig()
+    group.add_argument(
+        "--users-before",
+        metavar="N",
+        type=int,
+        default=defaults.users_before,
+        help="users that existed before the first event, derived lazily from the seed (default %(default)s)",
+    )
+    group.add_argument(
+        "--organizations-before",
+        metavar="N",
+        type=int,
+        default=defaults.organizations_before,
+        help="organizations before the first event, with members, member roles and enabled connections "
+        "(default %(default)s)",
+    )
+    group.add_argument(
+        "--groups-before",
+        metavar="N",
+        type=int,
+        default=defaults.groups_before,
+        help="groups before the first event, with members, roles and organization roles (default %(default)s)",
+    )
+    group.add_argument(
+        "--members-per-organization",
+        metavar="N",
+        type=int,
+        default=defaults.members_per_organization,
+        help="mean members of an organization before the first event (default %(default)s)",
+    )
+    group.add_argument(
+        "--grant-read-scopes",
+        action="store_true",
+        help="grant every Management API read scope (read:users, read:organizations, ...) to the static token "
+        "and to client-credentials tokens; without it they hold read:events only and the Management API "
+        "answers 403 insufficient_scope",
+    )
+    group.add_argument(
+        "--rate-limit-plan",
+        choices=sorted(RATE_LIMITS),
+        help="apply this Auth0 plan's Management API rate limits (token buckets per endpoint family, "
+        "x-ratelimit-* headers, 429 when empty); default: no limit",
+    )
+    group.add_argument(
+        "--rate-limit-scale",
+        metavar="FACTOR",
+        type=float,
+        default=defaults.rate_limit_scale,
+        help="multiply the plan's burst and refill rate by this (default %(default)s)",
+    )
+    group.add_argument(
+        "--export-pending-seconds",
+        metavar="SECONDS",
+        type=float,
+        default=defaults.export_pending_seconds,
+        help="a users export job is pending this long, then completed (default %(default)s)",
+    )
+    group.add_argument(
+        "--export-link-seconds",
+        metavar="SECONDS",
+        type=float,
+        default=defaults.export_link_seconds,
+        help="how long a completed export's pre-signed location works (default %(default)s, as Auth0's)",
+    )
+    group.add_argument("--export-fails", action="store_true", help="every users export job ends failed")
 
 
 def _tenant_options(tenant: argparse._ArgumentGroup) -> None:
@@ -114,6 +185,16 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         bare_share=args.bare_share,
         max_connections=args.max_connections,
         token_ttl_seconds=args.token_ttl_seconds,
+        users_before=args.users_before,
+        organizations_before=args.organizations_before,
+        groups_before=args.groups_before,
+        members_per_organization=args.members_per_organization,
+        grant_read_scopes=args.grant_read_scopes,
+        rate_limit_plan=args.rate_limit_plan,
+        rate_limit_scale=args.rate_limit_scale,
+        export_pending_seconds=args.export_pending_seconds,
+        export_link_seconds=args.export_link_seconds,
+        export_fails=args.export_fails,
     )
 
 

@@ -32,9 +32,12 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, MutableSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import accumulate
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tap_auth0_events.event_types import EVENT_TYPES
+
+if TYPE_CHECKING:
+    from tap_auth0_events.emulator.management import PreLog
 
 __all__ = ["DEFAULT_START", "TEST_EVENT_SHARE", "UNKNOWN_TYPE_SHARE", "EventGenerator", "IndexedSet", "World"]
 
@@ -51,6 +54,23 @@ TEST_EVENT_SHARE = 0.004
 TEST_EVENT_TYPES = ("user.created", "user.updated")
 # Share of events of `unknown_types` among unforced events, when any are given.
 UNKNOWN_TYPE_SHARE = 0.05
+# With a world before the log: the chance that an event about an existing entity picks a pre-log
+# one, and how many enterprise connections the tenant had before its first event.
+PRE_LOG_SHARE = 0.5
+PRE_LOG_ENTERPRISE_CONNECTIONS = 3
+# Each deletion type and the addition it undoes.
+REMOVAL_OF = {
+    "user.deleted": "user.created",
+    "organization.deleted": "organization.created",
+    "organization.connection.removed": "organization.connection.added",
+    "organization.member.deleted": "organization.member.added",
+    "organization.member.role.deleted": "organization.member.role.assigned",
+    "organization.group.role.deleted": "organization.group.role.assigned",
+    "group.deleted": "group.created",
+    "group.member.deleted": "group.member.added",
+    "group.role.deleted": "group.role.assigned",
+    "connection.deleted": "connection.created",
+}
 
 T = TypeVar("T", bound=Hashable)
 Event = dict[str, Any]
@@ -117,17 +137,27 @@ class World:
       organization_members: {(org_id, user_id)}
       member_roles: {(org_id, user_id, role_id)}
       group_members: {(group_id, member_id)}; member_id is a user id or a connection id
+        (group_members_since: key -> when it was added)
       group_roles: {(group_id, role_id)}
       organization_group_roles: {(org_id, group_id, role_id)}
     Fixed tenant setup (no events): connections (connection_id -> {id, name, strategy}: the
     database, social and passwordless connections plus two enterprise ones, never changed),
     roles (role_id -> name), clients.
 
-    Deletions do not cascade: deleting a user, organization or connection leaves its memberships
-    and organization connections in place. Test events and events of unknown types change nothing.
+    The world before the log (`before`, a `PreLog`, when the tenant had one): its entities are
+    derived on demand and live outside these tables until an event first touches one. Then the
+    entity is adopted: a pre-log user, organization or group is copied in (an organization with its
+    members, their roles and its connections; a group with its members, roles and organization
+    roles) and its id joins `adopted`; from then on the tables say all about it (absent: deleted).
+
+    Deletions do not cascade in the tables: deleting a user, organization, group or connection
+    leaves its relations in place. `listed` is the one cascade rule: a relation counts only while
+    every entity it names exists (the Management API's view, `Tenant`, and the generator's own
+    choices both ask it). Test events and events of unknown types change nothing.
     `unannounced` lists what entered the world without an event (only when `next_event` is forced
     to a type whose prerequisite is missing): (events emitted before it, attribute name, key).
-    Replaying the events plus `unannounced`, in order, rebuilds every table and relation above.
+    Replaying the events plus `unannounced`, in order, on the world before the log rebuilds every
+    table and relation above.
     """
 
     users: dict[str, Obj] = field(default_factory=dict)
@@ -151,6 +181,117 @@ class World:
     group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
     organization_group_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
     enterprise_connection_ids: IndexedSet[str] = field(default_factory=IndexedSet, repr=False)
+    # When each group member was added (the event's time; a pre-log one's: its group's creation).
+    group_members_since: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    before: PreLog | None = field(default=None, repr=False)
+    # Ids of pre-log users, organizations and groups taken into the tables (membership tests only).
+    adopted: set[str] = field(default_factory=set, repr=False)
+
+    # -- existence and the cascade: one rule for the generator and the Management API ------------
+
+    def has_user(self, user_id: str) -> bool:
+        return user_id in self.users or self._pre_log_live("user", user_id)
+
+    def has_organization(self, org_id: str) -> bool:
+        return org_id in self.organizations or self._pre_log_live("organization", org_id)
+
+    def has_group(self, group_id: str) -> bool:
+        return group_id in self.groups or self._pre_log_live("group", group_id)
+
+    def has_connection(self, con_id: str) -> bool:
+        return con_id in self.connections or con_id in self.enterprise_connections
+
+    def _pre_log_live(self, kind: str, entity_id: str) -> bool:
+        """A pre-log entity never touched by an event (a touched one lives in the tables)."""
+        before = self.before
+        return before is not None and entity_id not in self.adopted and before.index_of(kind, entity_id) is not None
+
+    def user(self, user_id: str) -> Obj | None:
+        """The user as it is now (a pre-log one derived if untouched), None if there is none."""
+        if user_id in self.users:
+            return self.users[user_id]
+        before = self.before
+        if before is None or user_id in self.adopted:
+            return None
+        index = before.index_of("user", user_id)
+        return None if index is None else before.user(index)
+
+    def listed(self, table: str, key: tuple[str, ...]) -> bool:
+        """Whether relation `key` of `table` still counts: every entity it names exists (the cascade).
+
+        A deleted user leaves no memberships, member roles or group memberships; a deleted
+        organization no members, member roles, connections or group roles; a deleted group no
+        members or roles (nor organization roles); a deleted connection no organization connections
+        nor group memberships; a member's roles go with the membership.
+        """
+        if table == "organization_members":
+            return self.has_organization(key[0]) and self.has_user(key[1])
+        if table == "member_roles":
+            return key[:2] in self.organization_members and self.listed("organization_members", key[:2])
+        if table == "organization_connections":
+            return self.has_organization(key[0]) and self.has_connection(key[1])
+        if table == "group_members":
+            return self.has_group(key[0]) and (self.has_user(key[1]) or self.has_connection(key[1]))
+        if table == "group_roles":
+            return self.has_group(key[0])
+        if table == "organization_group_roles":
+            return self.has_organization(key[0]) and self.has_group(key[1])
+        raise ValueError(f"Not a relation: {table!r}.")
+
+    # -- adoption: a pre-log entity enters the tables on its first event ---------------------------
+
+    def adopt_user(self, index: int) -> str:
+        assert self.before is not None
+        user = self.before.user(index)
+        self.users[user["user_id"]] = user
+        self.user_ids.add(user["user_id"])
+        self.adopted.add(user["user_id"])
+        return str(user["user_id"])
+
+    def adopt_organization(self, index: int) -> str:
+        """Copy in a pre-log organization with its live members, their roles and its connections."""
+        before = self.before
+        assert before is not None
+        org = before.organization(index)
+        org_id = org["id"]
+        self.organizations[org_id] = org
+        self.organization_ids.add(org_id)
+        self.adopted.add(org_id)
+        for user_index in before.member_indexes(index):
+            user_id = before.user_id(user_index)
+            if user_id in self.adopted and user_id not in self.users:
+                continue  # deleted since: the cascade took the membership
+            self.organization_members.add((org_id, user_id))
+            for role_id in before.member_role_ids(index, user_index):
+                self.member_roles.add((org_id, user_id, role_id))
+        for con_id, settings in before.organization_connections(index).items():
+            if self.has_connection(con_id):
+                self.organization_connections[(org_id, con_id)] = dict(settings)
+                self.organization_connection_keys.add((org_id, con_id))
+        return str(org_id)
+
+    def adopt_group(self, index: int) -> str:
+        """Copy in a pre-log group with its live members, its roles and its organization roles."""
+        before = self.before
+        assert before is not None
+        group = before.group(index)
+        group_id = group["id"]
+        self.groups[group_id] = group
+        self.group_ids.add(group_id)
+        self.adopted.add(group_id)
+        for user_index in before.group_member_indexes(index):
+            user_id = before.user_id(user_index)
+            if user_id not in self.adopted or user_id in self.users:
+                self.group_members.add((group_id, user_id))
+                self.group_members_since[(group_id, user_id)] = group["created_at"]
+        for role_id in before.group_role_ids(index):
+            self.group_roles.add((group_id, role_id))
+        if group["type"] == "organization":
+            self.organization_group_ids.add(group_id)
+            if self.has_organization(group["organization_id"]):
+                for role_id in before.organization_group_role_ids(index):
+                    self.organization_group_roles.add((group["organization_id"], group_id, role_id))
+        return str(group_id)
 
 
 # --- Static realistic content -------------------------------------------------------------------
@@ -419,6 +560,27 @@ class EventGenerator:
         # Per-event state, set by next_event before the operation runs.
         self._now = ""
         self._new_shape = True
+        self._before: PreLog | None = None
+
+    def start_from(self, before: PreLog) -> None:
+        """Make `before` the world before the log: later events also touch its entities.
+
+        Call it before the first event. Its users, organizations and groups stay derived until an
+        event touches one (then `World` adopts it); its enterprise connections (a few, made from
+        the seed alone) are put in the world now. An empty one (no users, organizations or groups)
+        changes nothing; any other gives a different stream from the first event on.
+        """
+        if self.events_emitted:
+            raise RuntimeError("start_from must come before the first event.")
+        if not (before.users or before.organizations or before.groups):
+            return  # an empty world before is no world before: the default stream, unchanged
+        self._before = self.world.before = before
+        events_rng, self._rng = self._rng, random.Random(f"{self.seed}:connections before")
+        try:
+            for _ in range(PRE_LOG_ENTERPRISE_CONNECTIONS):
+                self._store_connection(self._new_connection())
+        finally:
+            self._rng = events_rng
 
     # --- Public API ------------------------------------------------------------------------------
 
@@ -567,9 +729,55 @@ class EventGenerator:
             1.5 if connections else 0.0,
             1.0 * connections / t["enterprise_connections"],
         ]
+        if self._before is not None:
+            self._weigh_the_world_before(weights)
         if self.excluded_types:
             return [weight if allowed else 0.0 for weight, allowed in zip(weights, self._allowed, strict=True)]
         return weights
+
+    def _weigh_the_world_before(self, weights: list[float]) -> None:
+        """Give the events about pre-log entities a chance even while the log has made none yet."""
+        before = self._before
+        assert before is not None
+        floors: dict[str, float] = {}
+        if before.users:
+            floors.update({"user.updated": 14.0, "user.deleted": 1.0})
+        if before.organizations:
+            floors.update(
+                {
+                    "organization.updated": 3.0,
+                    "organization.deleted": 0.3,
+                    "organization.connection.added": 2.0,
+                    "organization.connection.updated": 2.0,
+                    "organization.connection.removed": 1.0,
+                    "organization.member.deleted": 2.0,
+                    "organization.member.role.assigned": 4.0,
+                    "organization.member.role.deleted": 2.0,
+                }
+            )
+            if before.users:
+                floors["organization.member.added"] = 6.0
+        if before.groups:
+            floors.update(
+                {
+                    "group.updated": 3.0,
+                    "group.deleted": 0.3,
+                    "group.member.added": 5.0,
+                    "group.member.deleted": 2.0,
+                    "group.role.assigned": 2.0,
+                    "group.role.deleted": 1.0,
+                }
+            )
+            if before.organizations:
+                floors.update({"organization.group.role.assigned": 2.0, "organization.group.role.deleted": 1.0})
+        for event_type, floor in floors.items():
+            position = EVENT_TYPES.index(event_type)
+            weights[position] = max(weights[position], floor)
+        # Adopted organizations bring their members along: a deletion, whose weight grows with the
+        # population, is at most as likely as the addition it undoes (else deletions crowd out all).
+        for removal, addition in REMOVAL_OF.items():
+            removal_at, addition_at = EVENT_TYPES.index(removal), EVENT_TYPES.index(addition)
+            weights[removal_at] = min(weights[removal_at], max(weights[addition_at], floors.get(removal, 0.0)))
 
     def _random_operation(self) -> tuple[str, Obj, Obj | None]:
         while True:
@@ -591,7 +799,105 @@ class EventGenerator:
 
     # --- Prerequisites (silently created when a forced type needs them) ------------------------------
 
+    def _from_before(self) -> bool:
+        """Whether this choice goes to the world before the log (no draw without one)."""
+        return self._before is not None and self._chance(PRE_LOG_SHARE)
+
+    def _touch(self, kind: str) -> str | None:
+        """A live pre-log user, organization or group (adopted on first touch); None if none found.
+
+        `kind`: "user", "organization", "group" or "organization group". Picked by index: the world
+        before is never materialised to choose.
+        """
+        before, w = self._before, self.world
+        assert before is not None
+        count, id_of, adopt = {
+            "user": (before.users, before.user_id, w.adopt_user),
+            "organization": (before.organizations, before.organization_id, w.adopt_organization),
+            "group": (before.groups, before.group_id, w.adopt_group),
+            "organization group": (before.groups, before.group_id, w.adopt_group),
+        }[kind]
+        for _ in range(8):
+            if not count:
+                return None
+            index = int(self._rng.random() * count)
+            entity_id = id_of(index)
+            if entity_id not in w.adopted:
+                if kind == "organization group" and before.group(index)["type"] != "organization":
+                    continue
+                return adopt(index)
+            live = w.users if kind == "user" else w.organizations if kind == "organization" else w.groups
+            if entity_id in live and (kind != "organization group" or entity_id in w.organization_group_ids):
+                return entity_id
+        return None
+
+    def _touched_relation(self, kind: str, table: str) -> tuple[str, ...] | None:
+        """A listed relation of `table` held by a touched pre-log entity (`kind`), None if it has none.
+
+        The candidates are built from the entity (its pre-log members, every role, every connection),
+        not found by scanning the world's relations.
+        """
+        entity_id = self._touch(kind)
+        if entity_id is None:
+            return None
+        w = self.world
+        keys = [
+            key for key in self._relations_of(table, entity_id) if key in getattr(w, table) and w.listed(table, key)
+        ]
+        return self._pick(keys) if keys else None
+
+    def _relations_of(self, table: str, entity_id: str) -> list[tuple[str, ...]]:
+        """The keys of `table` a pre-log organization or group could hold, in a fixed order."""
+        before = self._before
+        assert before is not None
+        roles = self._role_ids
+        if table == "organization_connections":
+            return [(entity_id, con_id) for con_id in (*self._connection_ids, *self.world.enterprise_connection_ids)]
+        if table == "group_roles":
+            return [(entity_id, role_id) for role_id in roles]
+        if table == "organization_group_roles":
+            org_id = self.world.groups[entity_id]["organization_id"]
+            return [(org_id, entity_id, role_id) for role_id in roles]
+        if table in ("organization_members", "member_roles"):
+            index = before.index_of("organization", entity_id)
+            assert index is not None
+            users = [before.user_id(i) for i in before.member_indexes(index)]
+            if table == "organization_members":
+                return [(entity_id, user_id) for user_id in users]
+            return [(entity_id, user_id, role_id) for user_id in users for role_id in roles]
+        index = before.index_of("group", entity_id)  # group_members
+        assert index is not None
+        members = [before.user_id(i) for i in before.group_member_indexes(index)]
+        return [(entity_id, member_id) for member_id in (*members, *self._connection_ids)]
+
+    def _live_choice(self, table: str, keys_attribute: str | None = None) -> Any:
+        """A random relation of `table` (non-empty); with a world before, one the cascade still lists.
+
+        `keys_attribute`: the world's `IndexedSet` of the table's keys, when the table is a dict.
+        """
+        keys = getattr(self.world, keys_attribute or table)
+        key = keys.choice(self._rng)
+        if self._before is not None:
+            for _ in range(8):
+                if self.world.listed(table, key):
+                    break
+                key = keys.choice(self._rng)
+        return key
+
+    def _existing_user(self) -> str | None:
+        """Any live user: with a world before, now and then an untouched pre-log one (by id only)."""
+        before, w = self._before, self.world
+        if before is not None and before.users and self._chance(PRE_LOG_SHARE):
+            for _ in range(8):
+                user_id = before.user_id(int(self._rng.random() * before.users))
+                if user_id not in w.adopted or user_id in w.users:
+                    return user_id
+        return w.user_ids.choice(self._rng) if w.user_ids else None
+
     def _some_user(self, forced: bool) -> str:
+        touched = self._touch("user") if self._from_before() else None
+        if touched is not None:
+            return touched
         if self.world.user_ids:
             return self.world.user_ids.choice(self._rng)
         if not forced:
@@ -605,6 +911,9 @@ class EventGenerator:
         return user["user_id"]
 
     def _some_org(self, forced: bool) -> str:
+        touched = self._touch("organization") if self._from_before() else None
+        if touched is not None:
+            return touched
         if self.world.organization_ids:
             return self.world.organization_ids.choice(self._rng)
         if not forced:
@@ -618,6 +927,9 @@ class EventGenerator:
         return org["id"]
 
     def _some_group(self, forced: bool) -> str:
+        touched = self._touch("group") if self._from_before() else None
+        if touched is not None:
+            return touched
         if self.world.group_ids:
             return self.world.group_ids.choice(self._rng)
         if not forced:
@@ -625,6 +937,9 @@ class EventGenerator:
         return self._silent_group("tenant")
 
     def _some_org_group(self, forced: bool) -> str:
+        touched = self._touch("organization group") if self._from_before() else None
+        if touched is not None:
+            return touched
         if self.world.organization_group_ids:
             return self.world.organization_group_ids.choice(self._rng)
         if not forced:
@@ -639,8 +954,11 @@ class EventGenerator:
 
     def _some_membership(self, forced: bool) -> tuple[str, str]:
         members = self.world.organization_members
+        touched = self._touched_relation("organization", "organization_members") if self._from_before() else None
+        if touched is not None:
+            return touched[0], touched[1]
         if members:
-            return members.choice(self._rng)
+            return self._live_choice("organization_members")
         if not forced:
             raise _Skip
         return self._silent_membership()
@@ -904,9 +1222,15 @@ class EventGenerator:
             after["display_name"] = self._pick_other(tuple(name for _, name in ORG_NAMES), after["display_name"])
         elif roll < 0.7:
             after["metadata"]["tier"] = self._pick_other(TIERS, after["metadata"]["tier"])
-        else:
+        elif "branding" in after:
             colors = after["branding"]["colors"]
             colors["primary"] = self._pick_other(COLORS, colors["primary"])
+        else:  # a pre-log organization without branding gets some
+            slug = after["name"].rsplit("-", 1)[0]
+            after["branding"] = {
+                "logo_url": f"https://cdn.example.org/{slug}.png",
+                "colors": {"primary": self._pick(COLORS), "page_background": self._pick(COLORS)},
+            }
         self.world.organizations[org_id] = after
         return _clone(after), before  # `before` left the world
 
@@ -938,7 +1262,10 @@ class EventGenerator:
     def _op_organization_connection_added(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         key = None
-        if w.organization_ids:
+        touched = self._touch("organization") if self._from_before() else None
+        if touched is not None:
+            key = self._free_pair(lambda: (touched, self._any_connection_id()), w.organization_connections)
+        elif w.organization_ids:
             key = self._free_pair(
                 lambda: (w.organization_ids.choice(self._rng), self._any_connection_id()),
                 w.organization_connections,
@@ -960,8 +1287,11 @@ class EventGenerator:
 
     def _some_org_connection(self, forced: bool) -> tuple[str, str]:
         w = self.world
+        touched = self._touched_relation("organization", "organization_connections") if self._from_before() else None
+        if touched is not None:
+            return touched[0], touched[1]
         if w.organization_connection_keys:
-            return w.organization_connection_keys.choice(self._rng)
+            return self._live_choice("organization_connections", "organization_connection_keys")
         if not forced:
             raise _Skip
         key = (self._some_org(True), self._pick(self._connection_ids))
@@ -990,7 +1320,15 @@ class EventGenerator:
     def _op_organization_member_added(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         key = None
-        if w.organization_ids and w.user_ids:
+        touched = self._touch("organization") if self._from_before() else None
+        if touched is not None:
+
+            def pick() -> tuple[str, str] | None:
+                user_id = self._existing_user()
+                return None if user_id is None else (touched, user_id)
+
+            key = self._free_pair(pick, w.organization_members)
+        elif w.organization_ids and w.user_ids:
             key = self._free_pair(
                 lambda: (w.organization_ids.choice(self._rng), w.user_ids.choice(self._rng)),
                 w.organization_members,
@@ -1005,6 +1343,9 @@ class EventGenerator:
     def _op_organization_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         key = self._some_membership(forced)
         self.world.organization_members.discard(key)
+        if self._before is not None:  # its roles go with it (a member added again starts without)
+            for role_id in self._role_ids:
+                self.world.member_roles.discard((*key, role_id))
         return {"organization": self._org_ref(key[0]), "user": self._user_ref(key[1])}, None
 
     def _member_role_object(self, key: tuple[str, str, str]) -> Obj:
@@ -1015,11 +1356,15 @@ class EventGenerator:
 
         def pick() -> tuple[str, str, str] | None:
             org_id, user_id = w.organization_members.choice(self._rng)
-            if org_id not in w.organizations or user_id not in w.users:
+            if not w.listed("organization_members", (org_id, user_id)):
                 return None  # membership left behind by a deletion
             return org_id, user_id, self._pick(self._role_ids)
 
-        key = self._free_pair(pick, w.member_roles) if w.organization_members else None
+        touched = self._touched_relation("organization", "organization_members") if self._from_before() else None
+        if touched is not None:
+            key = self._free_pair(lambda: (*touched, self._pick(self._role_ids)), w.member_roles)
+        else:
+            key = self._free_pair(pick, w.member_roles) if w.organization_members else None
         if key is None:
             if not forced:
                 raise _Skip
@@ -1029,8 +1374,11 @@ class EventGenerator:
 
     def _op_organization_member_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        if w.member_roles:
-            key = w.member_roles.choice(self._rng)
+        touched = self._touched_relation("organization", "member_roles") if self._from_before() else None
+        if touched is not None:
+            key = (touched[0], touched[1], touched[2])
+        elif w.member_roles:
+            key = self._live_choice("member_roles")
         elif forced:
             key = (*self._silent_membership(), self._pick(self._role_ids))
             w.member_roles.add(key)
@@ -1047,7 +1395,12 @@ class EventGenerator:
             group_id = w.organization_group_ids.choice(self._rng)
             return w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
 
-        key = self._free_pair(pick, w.organization_group_roles) if w.organization_group_ids else None
+        touched = self._touch("organization group") if self._from_before() else None
+        if touched is not None and w.has_organization(w.groups[touched]["organization_id"]):
+            org_id = w.groups[touched]["organization_id"]
+            key = self._free_pair(lambda: (org_id, touched, self._pick(self._role_ids)), w.organization_group_roles)
+        else:
+            key = self._free_pair(pick, w.organization_group_roles) if w.organization_group_ids else None
         if key is None:
             if not forced:
                 raise _Skip
@@ -1064,8 +1417,13 @@ class EventGenerator:
 
     def _op_organization_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        if w.organization_group_roles:
-            key = w.organization_group_roles.choice(self._rng)
+        touched = (
+            self._touched_relation("organization group", "organization_group_roles") if self._from_before() else None
+        )
+        if touched is not None:
+            key = (touched[0], touched[1], touched[2])
+        elif w.organization_group_roles:
+            key = self._live_choice("organization_group_roles")
         elif forced:
             group_id = self._some_org_group(True)
             key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
@@ -1157,18 +1515,31 @@ class EventGenerator:
                 return group_id, self._pick(self._connection_ids)
             return group_id, w.user_ids.choice(self._rng)
 
-        key = self._free_pair(pick, w.group_members) if w.group_ids else None
+        touched = self._touch("group") if self._from_before() else None
+        if touched is not None:
+
+            def pick_for_touched() -> tuple[str, str] | None:
+                member_id = None if self._chance(0.15) else self._existing_user()
+                return touched, member_id or self._pick(self._connection_ids)
+
+            key = self._free_pair(pick_for_touched, w.group_members)
+        else:
+            key = self._free_pair(pick, w.group_members) if w.group_ids else None
         if key is None:
             if not forced:
                 raise _Skip
             key = (self._some_group(True), self._silent_user())  # a new user is in no group
         w.group_members.add(key)
+        w.group_members_since[key] = self._now
         return {"group": self._group_ref(key[0]), "member": self._member(key[1])}, None
 
     def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        if w.group_members:
-            key = w.group_members.choice(self._rng)
+        touched = self._touched_relation("group", "group_members") if self._from_before() else None
+        if touched is not None:
+            key = (touched[0], touched[1])
+        elif w.group_members:
+            key = self._live_choice("group_members")
         elif forced:
             key = (self._some_group(True), self._silent_user())
             w.group_members.add(key)
@@ -1182,7 +1553,10 @@ class EventGenerator:
     def _op_group_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         key = None
-        if w.group_ids:
+        touched = self._touch("group") if self._from_before() else None
+        if touched is not None:
+            key = self._free_pair(lambda: (touched, self._pick(self._role_ids)), w.group_roles)
+        elif w.group_ids:
             key = self._free_pair(lambda: (w.group_ids.choice(self._rng), self._pick(self._role_ids)), w.group_roles)
         if key is None:
             if not forced:
@@ -1194,8 +1568,11 @@ class EventGenerator:
 
     def _op_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        if w.group_roles:
-            key = w.group_roles.choice(self._rng)
+        touched = self._touched_relation("group", "group_roles") if self._from_before() else None
+        if touched is not None:
+            key = (touched[0], touched[1])
+        elif w.group_roles:
+            key = self._live_choice("group_roles")
         elif forced:
             key = (self._some_group(True), self._pick(self._role_ids))
             w.group_roles.add(key)

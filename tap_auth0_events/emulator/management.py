@@ -7,11 +7,17 @@ derived on demand, deterministically, from (seed, kind, index), so a tenant of 1
 16,000 organizations costs nothing to start. Pre-log ids sort in index order (a fixed-width,
 order-preserving prefix), so a checkpoint page is found by bisecting the index range.
 
-`Tenant` answers what the Management API lists at this instant: the pre-log world plus the
-generator's `World` (the events' effect), with Auth0's silent cascade applied on read: a deleted
-user's memberships, member roles and group memberships, a deleted organization's members, member
-roles, connections and group roles, and a deleted group's members and roles are no longer listed.
-The fixed tenant set-up (database, social and passwordless connections, roles) is pre-log too.
+Events touch pre-log entities too: on its first event a pre-log user, organization or group is
+adopted by the generator's `World` (copied in, with its relations), which from then on says all
+about it.
+
+`Tenant` answers what the Management API lists at this instant: the untouched pre-log world plus
+the `World` (the events' effect), with Auth0's silent cascade applied on read by `World.listed`
+(the one rule, which the generator's choices use too): a deleted user's memberships, member roles
+and group memberships, a deleted organization's members, member roles, connections and group
+roles, and a deleted group's members and roles are no longer listed. The fixed tenant set-up
+(database, social and passwordless connections, roles) and a few enterprise connections are
+pre-log too.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ import secrets
 import threading
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -65,6 +72,14 @@ def _ordered(index: int, width: int) -> str:
 def _stamp(rng: random.Random) -> str:
     moment = PRE_LOG_END - timedelta(seconds=rng.random() * 365 * 86400)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class ExportSnapshot:
+    """The users when an export job was created: the World's, and the pre-log ids it had taken over."""
+
+    users: dict[str, Obj]
+    adopted_users: frozenset[str]
 
 
 class PreLog:
@@ -111,13 +126,19 @@ class PreLog:
         return bisect_right(range(count), cursor, key=id_of)
 
     def index_of(self, kind: str, entity_id: str) -> int | None:
-        count, id_of = {
-            "user": (self.users, self.user_id),
-            "organization": (self.organizations, self.organization_id),
-            "group": (self.groups, self.group_id),
+        """The index of a pre-log id (None if it is none): read from its prefix, checked whole."""
+        count, id_of, prefix, width, digits = {
+            "user": (self.users, self.user_id, "auth0|", 8, _HEX),
+            "organization": (self.organizations, self.organization_id, "org_", 4, _ORDERED62),
+            "group": (self.groups, self.group_id, "grp_", 4, _ORDERED62),
         }[kind]
-        position = bisect_right(range(count), entity_id, key=id_of) - 1
-        return position if position >= 0 and id_of(position) == entity_id else None
+        head = entity_id[len(prefix) : len(prefix) + width]
+        if not entity_id.startswith(prefix) or len(head) < width or not all(c in digits for c in head):
+            return None
+        index = 0
+        for character in head:
+            index = index * len(digits) + digits.index(character)
+        return index if index < count and id_of(index) == entity_id else None
 
     # -- entities ----------------------------------------------------------------------------------
 
@@ -211,6 +232,9 @@ class PreLog:
 class Tenant:
     """What the Management API lists now: `PreLog` plus the events' `World`, cascade applied on read.
 
+    A pre-log entity the events have touched lives in the World (`World.adopted`): the World then
+    says all about it and its relations. Existence and the cascade are the World's (`has_user`,
+    `listed`, ...): one rule for the generator's choices and for these answers.
     Callers hold the emulator's lock while using it (the World changes as events are appended).
     """
 
@@ -220,14 +244,17 @@ class Tenant:
 
     # -- existence -------------------------------------------------------------------------------
 
-    def has_user(self, user_id: str) -> bool:
-        return user_id in self.world.users or self.prelog.index_of("user", user_id) is not None
-
     def has_organization(self, org_id: str) -> bool:
-        return org_id in self.world.organizations or self.prelog.index_of("organization", org_id) is not None
+        return self.world.has_organization(org_id)
 
     def has_group(self, group_id: str) -> bool:
-        return group_id in self.world.groups or self.prelog.index_of("group", group_id) is not None
+        return self.world.has_group(group_id)
+
+    def _untouched(self, kind: str, entity_id: str) -> int | None:
+        """The pre-log index of an entity no event has touched (None: touched, or not pre-log)."""
+        if entity_id in self.world.adopted:
+            return None
+        return self.prelog.index_of(kind, entity_id)
 
     def connection(self, con_id: str) -> Obj | None:
         return self.world.connections.get(con_id) or self.world.enterprise_connections.get(con_id)
@@ -243,18 +270,21 @@ class Tenant:
                 self.prelog.organization,
                 self.world.organizations,
             ),
-            "groups": (self.prelog.groups, self.prelog.group_id, self.prelog.group, self._groups()),
+            "groups": (self.prelog.groups, self.prelog.group_id, self.prelog.group, self.world.groups),
             "users": (self.prelog.users, self.prelog.user_id, self.prelog.user, self.world.users),
         }[kind]
-        start = PreLog.index_after(count, id_of, cursor)
-        candidates = [(id_of(i), i) for i in range(start, min(count, start + take + 1))]
+        adopted = self.world.adopted
+        candidates: list[tuple[str, int]] = []
+        index = PreLog.index_after(count, id_of, cursor)
+        while index < count and len(candidates) <= take:
+            entity_id = id_of(index)
+            if entity_id not in adopted:  # a touched one is in `extra` (or deleted)
+                candidates.append((entity_id, index))
+            index += 1
         later = sorted(key for key in extra if cursor is None or key > cursor)[: take + 1]
         merged = sorted(candidates + [(key, -1) for key in later])[: take + 1]
-        items = [make(i) if i >= 0 else _public(kind, extra[key]) for key, i in merged[:take]]
+        items = [make(i) if i >= 0 else dict(extra[key]) for key, i in merged[:take]]
         return items, len(merged) > take
-
-    def _groups(self) -> dict[str, Obj]:
-        return self.world.groups
 
     def connections(self) -> list[Obj]:
         everything = {**self.world.connections, **self.world.enterprise_connections}
@@ -263,43 +293,45 @@ class Tenant:
     def roles(self) -> list[Obj]:
         return [{"id": key, "name": name, "description": name} for key, name in sorted(self.world.roles.items())]
 
+    def _roles(self, role_ids: Iterable[str]) -> list[Obj]:
+        roles = self.world.roles
+        return [{"id": r, "name": roles[r]} for r in sorted(set(role_ids)) if r in roles]
+
     def members(self, org_id: str, with_roles: bool) -> list[Obj]:
         prelog, world = self.prelog, self.world
         rows: dict[str, Obj] = {}
-        index = prelog.index_of("organization", org_id)
+        index = self._untouched("organization", org_id)
         if index is not None:
             for user_index in prelog.member_indexes(index):
-                user = prelog.user(user_index)
+                user = world.user(prelog.user_id(user_index))
+                if user is None:
+                    continue  # deleted: the cascade took the membership
                 row = _member(user)
                 if with_roles:
-                    row["roles"] = [
-                        {"id": r, "name": prelog.roles[r]} for r in prelog.member_role_ids(index, user_index)
-                    ]
+                    row["roles"] = self._roles(prelog.member_role_ids(index, user_index))
                 rows[user["user_id"]] = row
-        for key_org, user_id in world.organization_members:
-            if key_org == org_id and user_id in world.users:
-                row = _member(world.users[user_id])
+            return [rows[key] for key in sorted(rows)]
+        for key in world.organization_members:
+            if key[0] == org_id and world.listed("organization_members", key):
+                user = world.user(key[1])
+                assert user is not None
+                row = _member(user)
                 if with_roles:
-                    row["roles"] = sorted(
-                        (
-                            {"id": r, "name": world.roles[r]}
-                            for o, u, r in world.member_roles
-                            if o == org_id and u == user_id and r in world.roles
-                        ),
-                        key=lambda role: role["id"],
-                    )
-                rows[user_id] = row
+                    row["roles"] = self._roles(r for o, u, r in world.member_roles if (o, u) == key)
+                rows[key[1]] = row
         return [rows[key] for key in sorted(rows)]
 
     def enabled_connections(self, org_id: str) -> list[Obj]:
-        prelog, world = self.prelog, self.world
-        settings: dict[str, Obj] = {}
-        index = prelog.index_of("organization", org_id)
+        world = self.world
+        index = self._untouched("organization", org_id)
         if index is not None:
-            settings.update(prelog.organization_connections(index))
-        for (key_org, con_id), value in world.organization_connections.items():
-            if key_org == org_id:
-                settings[con_id] = value
+            settings = self.prelog.organization_connections(index)
+        else:
+            settings = {
+                con_id: value
+                for (key_org, con_id), value in world.organization_connections.items()
+                if key_org == org_id
+            }
         rows = []
         for con_id in sorted(settings):
             connection = self.connection(con_id)
@@ -319,62 +351,67 @@ class Tenant:
 
     def organization_groups(self, org_id: str) -> list[Obj]:
         rows = {}
-        prelog = self.prelog
+        prelog, adopted = self.prelog, self.world.adopted
         for index in range(prelog.groups) if prelog.organizations else ():
             group = prelog.group(index)
-            if group.get("organization_id") == org_id:
+            if group.get("organization_id") == org_id and group["id"] not in adopted:
                 rows[group["id"]] = group
         for group in self.world.groups.values():
             if group.get("organization_id") == org_id:
-                rows[group["id"]] = _public("groups", group)
+                rows[group["id"]] = dict(group)
         return [rows[key] for key in sorted(rows)]
 
     def organization_group_roles(self, org_id: str, group_id: str) -> list[Obj]:
         prelog, world = self.prelog, self.world
-        role_ids: set[str] = set()
-        index = prelog.index_of("group", group_id)
-        if index is not None and prelog.group(index).get("organization_id") == org_id:
-            role_ids.update(prelog.organization_group_role_ids(index))
-        for o, g, r in world.organization_group_roles:
-            if o == org_id and g == group_id:
-                role_ids.add(r)
-        return [{"id": r, "name": world.roles[r]} for r in sorted(role_ids) if r in world.roles]
+        index = self._untouched("group", group_id)
+        if index is not None:
+            if prelog.group(index).get("organization_id") != org_id:
+                return []
+            return self._roles(prelog.organization_group_role_ids(index))
+        return self._roles(
+            r
+            for o, g, r in world.organization_group_roles
+            if (o, g) == (org_id, group_id) and world.has_organization(o)
+        )
 
     def group_members(self, group_id: str) -> list[Obj]:
         prelog, world = self.prelog, self.world
         rows: dict[str, Obj] = {}
-        index = prelog.index_of("group", group_id)
+        index = self._untouched("group", group_id)
         if index is not None:
             created = prelog.group(index)["created_at"]
             for user_index in prelog.group_member_indexes(index):
                 user_id = prelog.user_id(user_index)
-                rows[user_id] = {"id": user_id, "member_type": "user", "type": "user", "created_at": created}
-        for g, member_id in world.group_members:
-            if g != group_id:
+                if world.has_user(user_id):
+                    rows[user_id] = {"id": user_id, "member_type": "user", "type": "user", "created_at": created}
+            return [rows[key] for key in sorted(rows)]
+        for key in world.group_members:
+            if key[0] != group_id or not world.listed("group_members", key):
                 continue
-            if member_id in world.users:
-                rows[member_id] = {"id": member_id, "member_type": "user", "type": "user"}
-            elif self.connection(member_id) is not None:
-                rows[member_id] = {"id": member_id, "member_type": "connection", "type": "connection"}
+            kind = "user" if world.has_user(key[1]) else "connection"
+            rows[key[1]] = {"id": key[1], "member_type": kind, "type": kind}
+            if key in world.group_members_since:
+                rows[key[1]]["created_at"] = world.group_members_since[key]
         return [rows[key] for key in sorted(rows)]
 
     def group_roles(self, group_id: str) -> list[Obj]:
-        prelog, world = self.prelog, self.world
-        role_ids: set[str] = set()
-        index = prelog.index_of("group", group_id)
+        index = self._untouched("group", group_id)
         if index is not None:
-            role_ids.update(prelog.group_role_ids(index))
-        role_ids.update(r for g, r in world.group_roles if g == group_id)
-        return [{"id": r, "name": world.roles[r]} for r in sorted(role_ids) if r in world.roles]
+            return self._roles(self.prelog.group_role_ids(index))
+        return self._roles(r for g, r in self.world.group_roles if g == group_id)
 
     # -- the users export ------------------------------------------------------------------------
 
-    def export_snapshot(self) -> dict[str, Obj]:
-        """The event-made users now (the pre-log users never change: they need no snapshot)."""
-        return {key: dict(value) for key, value in self.world.users.items()}
+    def export_snapshot(self) -> ExportSnapshot:
+        """The users as they are now: the World's (copied) and which pre-log ones it has taken over."""
+        world = self.world
+        return ExportSnapshot(
+            {key: dict(value) for key, value in world.users.items()},
+            frozenset(key for key in world.adopted if self.prelog.index_of("user", key) is not None),
+        )
 
-    def export_lines(self, snapshot: dict[str, Obj], fields: list[str] | None) -> Iterator[bytes]:
-        """One JSON line per user (requested fields only), pre-log users first, lazily."""
+    def export_lines(self, snapshot: ExportSnapshot, fields: list[str] | None) -> Iterator[bytes]:
+        """One JSON line per user (requested fields only): untouched pre-log users first, lazily."""
         import orjson
 
         def line(user: Obj) -> bytes:
@@ -382,9 +419,13 @@ class Tenant:
             return orjson.dumps(row) + b"\n"
 
         for index in range(self.prelog.users):
-            yield line(self.prelog.user(index))
-        for key in sorted(snapshot):
-            yield line(snapshot[key])
+            if not snapshot.adopted_users or self.prelog.user_id(index) not in snapshot.adopted_users:
+                yield line(self.prelog.user(index))
+        for key in sorted(snapshot.users):
+            yield line(snapshot.users[key])
+
+    def export_total(self, snapshot: ExportSnapshot) -> int:
+        return self.prelog.users - len(snapshot.adopted_users) + len(snapshot.users)
 
     def tables(self) -> dict[str, Any]:
         """Everything listed now, materialised (for tests and small worlds)."""
@@ -451,12 +492,6 @@ def gzip_stream(lines: Iterator[bytes], chunk: int = 256 * 1024) -> Iterator[byt
 
 
 _ = gzip  # gzip files are what clients open; zlib (wbits 31) writes them
-
-
-def _public(kind: str, item: Obj) -> Obj:
-    if kind == "groups":
-        return {key: value for key, value in item.items() if key != "members"}
-    return dict(item)
 
 
 def _member(user: Obj) -> Obj:
@@ -858,7 +893,7 @@ class ManagementApi:
                 "status": "completed",
                 "percentage_done": 100,
                 "time_left_seconds": 0,
-                "summary": {"total": tenant.prelog.users + len(stored["snapshot"])},
+                "summary": {"total": tenant.export_total(stored["snapshot"])},
                 "location": f"http://{host}:{port}/exports/{job_id}.json.gz"
                 f"?expires={expires}&sig={self._sign(job_id, expires)}",
             }

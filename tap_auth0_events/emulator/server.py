@@ -220,6 +220,7 @@ class Emulator:
             list(self.world.connections),
             dict(self.world.roles),
         )
+        self._generator.start_from(self.prelog)
         self.management = ManagementApi(self)
         self._seed_history()
         self._server = _Server((host, port), _Handler)
@@ -270,8 +271,9 @@ class Emulator:
 
     def tenant_before_log(self) -> dict[str, Any]:
         """The world before the first event, materialised, shaped as `tenant()` (for small worlds)."""
-        before = EventGenerator(seed=self.config.seed, tenant=self.config.tenant).world
-        return Tenant(self.prelog, before).tables()
+        generator = EventGenerator(seed=self.config.seed, tenant=self.config.tenant)
+        generator.start_from(self.prelog)
+        return Tenant(self.prelog, generator.world).tables()
 
     @property
     def world(self) -> World:
