@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The main job: set up, run `meltano run tap-auth0-events target-duckdb dbt-duckdb:run`, print a
-# SQL summary of the raw events and of the current-state models.
+# The main job: set up, run `meltano run tap-auth0-events target-duckdb dbt-duckdb:run` (a first
+# run reads a baseline of the tenant, then its events), print a SQL summary of the raw events, the
+# baseline and the current-state models.
 # With no credentials in the environment it reads the bundled Events API emulator; with
 # TAP_AUTH0_EVENTS_DOMAIN plus TAP_AUTH0_EVENTS_API_TOKEN (or _CLIENT_ID and _CLIENT_SECRET)
 # it reads that tenant. TARGET_DUCKDB_FILEPATH moves the warehouse (default
-# output/warehouse.duckdb); DEMO_EVENTS sizes the emulator's history; DEMO_EMULATOR_ARGS adds
+# output/warehouse.duckdb); DEMO_EVENTS sizes the emulator's history, DEMO_USERS_BEFORE,
+# DEMO_ORGANIZATIONS_BEFORE and DEMO_GROUPS_BEFORE its world before the log; DEMO_EMULATOR_ARGS adds
 # emulator options (e.g. "--max-connections 1 --bare-share 0.5", see tap-auth0-events-emulator --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,8 +22,11 @@ mkdir -p output
 if [ -z "${TAP_AUTH0_EVENTS_API_TOKEN:-}${TAP_AUTH0_EVENTS_CLIENT_ID:-}" ]; then
   port_file=$(mktemp)
   # shellcheck disable=SC2086 # DEMO_EMULATOR_ARGS is a list of options, split on purpose
+  # A tenant with a past: users, organizations and groups from before its first event, which the
+  # tap's baseline reads from the emulator's Management API (its token is granted the read scopes).
   tap-auth0-events-emulator --port 0 --events "${DEMO_EVENTS:-5000}" --live-rate 2 --port-file "$port_file" \
-    ${DEMO_EMULATOR_ARGS:-} &
+    --users-before "${DEMO_USERS_BEFORE:-200}" --organizations-before "${DEMO_ORGANIZATIONS_BEFORE:-12}" \
+    --groups-before "${DEMO_GROUPS_BEFORE:-4}" --grant-read-scopes ${DEMO_EMULATOR_ARGS:-} &
   emulator_pid=$!
   trap 'kill $emulator_pid 2>/dev/null || true; rm -f "$port_file"' EXIT
   for _ in $(seq 1 100); do [ -s "$port_file" ] && break; sleep 0.1; done

@@ -32,8 +32,10 @@ def tables_with_column(connection: duckdb.DuckDBPyConnection, column: str) -> li
 
 
 def print_events(connection: duckdb.DuckDBPyConnection, path: str) -> None:
-    # The raw tables are the ones with the tap's event_offset column; the models have none.
-    tables = tables_with_column(connection, "event_offset")
+    # The raw event tables are the ones with the tap's event_offset column but no baseline_id (the
+    # baseline's have both); the models have none.
+    baseline = set(tables_with_column(connection, "baseline_id"))
+    tables = [table for table in tables_with_column(connection, "event_offset") if table not in baseline]
     if not tables:
         sys.exit(f"summary: no event tables in schema {SCHEMA} of {path}")
     union = " union all ".join(f'select event_type, event_id, event_time from {SCHEMA}."{table}"' for table in tables)
@@ -51,6 +53,25 @@ def print_events(connection: duckdb.DuckDBPyConnection, path: str) -> None:
         f"select event_type, event_id, event_time from ({union}) order by event_time desc, event_id limit 5"
     ).fetchall():
         print(f"  {event_time}  {event_type:<36}{event_id}")
+
+
+def print_baseline(connection: duckdb.DuckDBPyConnection) -> None:
+    """What the newest baseline read, per stream, and whether each stream's read is complete."""
+    if "baselines" not in tables_with_column(connection, "baseline_id"):
+        print("\nBaseline: none in this warehouse (baseline=never, or its streams are not selected)")
+        return
+    newest = connection.execute(f"select max(baseline_id) from {SCHEMA}.baselines").fetchone()
+    if newest is None or newest[0] is None:
+        print("\nBaseline: started, no stream complete yet (it continues next run)")
+        return
+    (baseline_id,) = newest
+    rows = connection.execute(
+        f"select stream, records, started_at, completed_at from {SCHEMA}.baselines where baseline_id = ? order by 1",
+        [baseline_id],
+    ).fetchall()
+    print(f"\nBaseline {baseline_id} (the tenant before its events, from the Management API):")
+    for stream, records, _, completed_at in rows:
+        print(f"  {stream:<36}{records:>8}  complete at {completed_at}")
 
 
 def print_current_state(connection: duckdb.DuckDBPyConnection) -> None:
@@ -82,6 +103,7 @@ def main(path: str) -> None:
     connection = duckdb.connect(path, read_only=True)
     try:
         print_events(connection, path)
+        print_baseline(connection)
         print_current_state(connection)
     finally:
         connection.close()

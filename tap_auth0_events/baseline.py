@@ -211,6 +211,8 @@ class Baseline:
         self.stop_requested, self.deadline, self.clock = stop_requested, deadline, clock
         self.run = BaselineRun()
         self._calls_at_start = 0
+        self._lock = threading.Lock()  # relations are read on worker threads
+        self._skipped: dict[str, int] = {}  # entities skipped since the last checkpoint, per read
 
     @property
     def baseline_id(self) -> str:
@@ -346,7 +348,7 @@ class Baseline:
                                 }
                                 records.append(self._record("baseline_organization_group_roles", roles.date, obj))
         except NotFoundError:
-            return self._skip(f"organization {org_id} (deleted while the baseline read it: HTTP 404)")
+            return self._skip("organizations", f"organization {org_id} (deleted while the baseline read it: HTTP 404)")
         return records
 
     def _group_relations(self, group: Obj) -> Records:
@@ -372,14 +374,16 @@ class Baseline:
                         obj = {"group": {"id": group_id}, "role": {"id": role.get("id"), "name": role.get("name")}}
                         records.append(self._record("baseline_group_roles", page.date, obj))
         except NotFoundError:
-            return self._skip(f"group {group_id} (deleted while the baseline read it: HTTP 404)")
+            return self._skip("groups", f"group {group_id} (deleted while the baseline read it: HTTP 404)")
         return records
 
-    def _skip(self, why: str) -> Records:
+    def _skip(self, read: str, why: str) -> Records:
         """An entity gone while the baseline read it: its relations are left out (its deletion arrives
         as an event), and the summary says so."""
         self.logger.info("baseline: skipping %s", why)
-        self.run.skipped.append(why)
+        with self._lock:
+            self.run.skipped.append(why)
+            self._skipped[read] = self._skipped.get(read, 0) + 1
         return []
 
     # -- the users export ---------------------------------------------------------------------------
@@ -456,6 +460,8 @@ class Baseline:
         """The `baselines` records of the streams `read` filled, for the models to know them complete."""
         if not self.completion_selected:
             return []
+        with self._lock:
+            skipped = int(self.progress["reads"][read].get("skipped") or 0) + self._skipped.get(read, 0)
         return [
             (
                 BASELINES_STREAM,
@@ -466,6 +472,7 @@ class Baseline:
                     "started_at": self.progress["started_at"],
                     "completed_at": completed_at,
                     "records": int(self.progress["records"].get(name, 0)),
+                    "skipped": skipped or None,
                 },
             )
             for name in READS[read]
@@ -473,6 +480,11 @@ class Baseline:
         ]
 
     def _checkpoint(self) -> BaselineCheckpoint:
+        with self._lock:
+            for read, count in self._skipped.items():
+                state = self.progress["reads"][read]
+                state["skipped"] = int(state.get("skipped") or 0) + count
+            self._skipped.clear()
         self.progress["calls"] = int(self.progress.get("calls") or 0) + _calls(self.api) - self._calls_at_start
         self._calls_at_start = _calls(self.api)
         return BaselineCheckpoint(copy.deepcopy(self.progress))

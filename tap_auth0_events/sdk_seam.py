@@ -49,7 +49,7 @@ from tap_auth0_events.exits import SETTINGS_EXIT_CODE, TERMINATED_EXIT_CODE, exi
 from tap_auth0_events.output import FastOutput
 from tap_auth0_events.records import DictCodec
 from tap_auth0_events.settings import Settings, SettingsError, config_file_problem, parse_settings
-from tap_auth0_events.sync import Syncer, is_baseline
+from tap_auth0_events.sync import Syncer, baseline_action, is_baseline
 from tap_auth0_events.vocabulary import StreamRef
 
 # `@override` on every SDK method the tap replaces (tap.py and streams.py take it from here).
@@ -117,6 +117,8 @@ class OneConnectionTap(Tap):
                 InputError(f"catalog: {', '.join(unknown)} not a stream of this tap (run --discover)"), self.logger
             )
         streams = [stream for stream in self.engine_streams() if stream.selected]
+        if not baseline_action(self.settings, _state_of(self), streams):
+            streams = [stream for stream in streams if not is_baseline(stream)]  # no baseline this run
         if not streams:
             self.logger.warning("no stream is selected; nothing to do")
             return

@@ -164,18 +164,11 @@ class Syncer:
         chosen = [BASELINE_BY_NAME[name] for name in BASELINE_BY_NAME if name in names]
         bookmarks = self.state.get("bookmarks", {})
         stored = bookmarks.get(BASELINES_STREAM)
-        first_run = not any(_bookmark_position(bookmarks.get(stream.name)) for stream in events)
-        action = due(self.settings.baseline, stored, first_run) if chosen else ""
+        first_run = _first_run(bookmarks, events)
+        action = baseline_action(self.settings, self.state, streams)
         if not action:
-            if (
-                chosen
-                and self.settings.baseline == "never"
-                and isinstance(stored, dict)
-                and not stored.get("completed_at")
-            ):
-                self.logger.info(
-                    "baseline %s is unfinished and baseline=never: not continued", stored.get("baseline_id")
-                )
+            if chosen and self.settings.baseline == "never" and due("first_run", stored, first_run) == "continue":
+                self.logger.info("baseline=never: the unfinished baseline %s is not continued", stored["baseline_id"])
             return None
         deadline = min(run_deadline, self._clock() + self.settings.baseline_seconds)
         api = self._management(self.settings, self.logger, deadline)
@@ -302,6 +295,21 @@ class _Passes:
             feed.faults,
         )
         return not (stats.stop_reason.startswith("max_run_seconds") or self.stop_requested.is_set())
+
+
+def baseline_action(settings: Settings, state: dict[str, Any], streams: Sequence[StreamRef]) -> str:
+    """What a sync of `streams` does about the baseline: "start", "continue" or "" (none: its
+    streams are then left out of the sync, SCHEMA included), by `baseline` and the STATE."""
+    if not any(stream.name in BASELINE_BY_NAME for stream in streams):
+        return ""
+    bookmarks = state.get("bookmarks", {})
+    events = [stream for stream in streams if not is_baseline(stream)]
+    return due(settings.baseline, bookmarks.get(BASELINES_STREAM), _first_run(bookmarks, events))
+
+
+def _first_run(bookmarks: dict[str, Any], events: Sequence[StreamRef]) -> bool:
+    """No event stream has a position in STATE yet."""
+    return not any(_bookmark_position(bookmarks.get(stream.name)) for stream in events)
 
 
 def is_baseline(stream: StreamRef) -> bool:

@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 
+from tap_auth0_events.baseline_streams import BASELINE_STREAMS, BASELINES_STREAM
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
 
 TOKEN = "emulator-token"
 CLIENT_ID = "emulator-client"
 CLIENT_SECRET = "emulator-secret"
 TAP = str(Path(sys.executable).parent / "tap-auth0-events")
+# The baseline's streams, which every catalog lists beside the event streams.
+BASELINE_NAMES = {*(stream.name for stream in BASELINE_STREAMS), BASELINES_STREAM}
 
 
 def fast_config(**overrides: Any) -> EmulatorConfig:

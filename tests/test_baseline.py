@@ -150,6 +150,7 @@ def test_an_organization_deleted_while_the_baseline_reads_it_is_skipped_with_its
             )
 
         streams = [_Ref(stream.name, stream.event_type) for stream in BASELINE_STREAMS]
+        streams.append(_Ref(BASELINES_STREAM, BASELINES_STREAM))
         out = io.BytesIO()
         output = FastOutput({ref.event_type: ref for ref in streams}, out=out)
         syncer = Syncer(settings, {}, logging.getLogger("test-baseline"), management=management)
@@ -169,6 +170,9 @@ def test_an_organization_deleted_while_the_baseline_reads_it_is_skipped_with_its
         # The organization itself was listed before its deletion: its record stays, its end is the event's.
         organizations = {m["record"]["object"]["id"] for m in messages if m.get("stream") == "baseline_organizations"}
         assert deleted_org in organizations
+        completions = {m["record"]["stream"]: m["record"] for m in messages if m.get("stream") == BASELINES_STREAM}
+        assert completions["baseline_organization_members"]["skipped"] == 1
+        assert completions["baseline_groups"]["skipped"] is None
 
 
 class _Ref:

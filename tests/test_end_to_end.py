@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import TAP, TOKEN, discover, fast_config, run_tap, select_streams, tap_config
+from conftest import BASELINE_NAMES, TAP, TOKEN, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import Emulator
 from tap_auth0_events.event_types import EVENT_TYPES, STREAM_KEYS, stream_name
@@ -45,7 +45,7 @@ def test_every_event_lands_once_in_its_own_stream_through_server_cycling(tmp_pat
 def test_records_are_typed_and_carry_event_fields(tmp_path: Path, emulator: Emulator) -> None:
     result = run_tap(tmp_path, tap_config(emulator))
     schemas = {message["stream"]: message for message in result.messages if message["type"] == "SCHEMA"}
-    assert set(schemas) == {stream_name(key) for key in STREAM_KEYS}
+    assert set(schemas) == {stream_name(key) for key in STREAM_KEYS}, "no baseline this run: no baseline SCHEMA"
     assert schemas["user_created"]["key_properties"] == ["event_id"]
     record = result.by_stream()["user_updated"][0]
     assert record["event_id"].startswith("evt_")
@@ -122,7 +122,8 @@ def test_client_credentials_get_a_token_from_oauth_token(tmp_path: Path, emulato
 
 def test_discover_lists_a_stream_per_type_and_the_catch_all(tmp_path: Path, emulator: Emulator) -> None:
     catalog = discover(tmp_path, tap_config(emulator))
-    assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(map(stream_name, STREAM_KEYS))
+    expected = {*map(stream_name, STREAM_KEYS), *BASELINE_NAMES}
+    assert sorted(entry["tap_stream_id"] for entry in catalog["streams"]) == sorted(expected)
     assert TOKEN not in str(catalog)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_clean_failure, discover, fast_config, run_tap, select_streams, tap_config
+from conftest import BASELINE_NAMES, assert_clean_failure, discover, fast_config, run_tap, select_streams, tap_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator
 from tap_auth0_events.event_types import EVENT_TYPES, OTHER_EVENTS_STREAM, stream_name
@@ -173,6 +173,6 @@ def test_a_quiet_tenant_on_a_healthy_connection_still_ends_with_exit_0(tmp_path:
 def test_discovery_lists_every_type_and_the_catch_all(tmp_path: Path, emulator: Emulator) -> None:
     catalog = discover(tmp_path, tap_config(emulator))
     names = {entry["tap_stream_id"] for entry in catalog["streams"]}
-    assert names == {stream_name(event_type) for event_type in EVENT_TYPES} | {OTHER_EVENTS_STREAM}
+    assert names == {stream_name(event_type) for event_type in EVENT_TYPES} | {OTHER_EVENTS_STREAM} | BASELINE_NAMES
     other = next(entry for entry in catalog["streams"] if entry["tap_stream_id"] == OTHER_EVENTS_STREAM)
     assert json.dumps(other["schema"]["properties"]["object"]).count("properties") == 0, "the payload stays open"

@@ -301,7 +301,7 @@ def _copy_package(target: Path, with_schemas: bool) -> None:
     """Lay out the package as a wheel installs it: schemas inside tap_auth0_events/."""
     package = target / "tap_auth0_events"
     package.mkdir()
-    for name in ("__init__.py", "event_types.py", "schemas.py"):
+    for name in ("__init__.py", "event_types.py", "baseline_streams.py", "schemas.py"):
         shutil.copy(REPO / "tap_auth0_events" / name, package / name)
     if with_schemas:
         shutil.copytree(REPO / "schemas", package / "schemas")
