@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import management_config
 
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig, StoredEvent
 from tap_auth0_events.event_types import EVENT_TYPES
@@ -25,19 +26,8 @@ Obj = dict[str, Any]
 
 
 def small(seed: int, **overrides: Any) -> EmulatorConfig:
-    values: dict[str, Any] = {
-        "seed": seed,
-        "initial_events": 0,
-        "users_before": 60,
-        "organizations_before": 8,
-        "groups_before": 6,
-        "members_per_organization": 6,
-        "grant_read_scopes": True,
-        "export_pending_seconds": 0.0,
-        "cycle_seconds": None,
-    }
-    values.update(overrides)
-    return EmulatorConfig(**values)
+    sizes = {"initial_events": 0, "users_before": 60, "organizations_before": 8, "members_per_organization": 6}
+    return management_config(**{"seed": seed, **sizes, "export_pending_seconds": 0.0, **overrides})
 
 
 # --- the replay ------------------------------------------------------------------------------------

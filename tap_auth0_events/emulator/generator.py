@@ -240,27 +240,30 @@ class World:
 
     # -- adoption: a pre-log entity enters the tables on its first event ---------------------------
 
+    def _adopt(self, table: dict[str, Obj], ids: IndexedSet[str], entity: Obj, key: str) -> str:
+        entity_id = str(entity[key])
+        table[entity_id] = entity
+        ids.add(entity_id)
+        self.adopted.add(entity_id)
+        return entity_id
+
+    def _deleted_before(self, user_id: str) -> bool:
+        """Whether a pre-log user is one an event has deleted (touched, and gone from `users`)."""
+        return user_id in self.adopted and user_id not in self.users
+
     def adopt_user(self, index: int) -> str:
         assert self.before is not None
-        user = self.before.user(index)
-        self.users[user["user_id"]] = user
-        self.user_ids.add(user["user_id"])
-        self.adopted.add(user["user_id"])
-        return str(user["user_id"])
+        return self._adopt(self.users, self.user_ids, self.before.user(index), "user_id")
 
     def adopt_organization(self, index: int) -> str:
         """Copy in a pre-log organization with its live members, their roles and its connections."""
         before = self.before
         assert before is not None
-        org = before.organization(index)
-        org_id = org["id"]
-        self.organizations[org_id] = org
-        self.organization_ids.add(org_id)
-        self.adopted.add(org_id)
+        org_id = self._adopt(self.organizations, self.organization_ids, before.organization(index), "id")
         for user_index in before.member_indexes(index):
             user_id = before.user_id(user_index)
-            if user_id in self.adopted and user_id not in self.users:
-                continue  # deleted since: the cascade took the membership
+            if self._deleted_before(user_id):
+                continue  # the cascade took the membership
             self.organization_members.add((org_id, user_id))
             for role_id in before.member_role_ids(index, user_index):
                 self.member_roles.add((org_id, user_id, role_id))
@@ -268,20 +271,17 @@ class World:
             if self.has_connection(con_id):
                 self.organization_connections[(org_id, con_id)] = dict(settings)
                 self.organization_connection_keys.add((org_id, con_id))
-        return str(org_id)
+        return org_id
 
     def adopt_group(self, index: int) -> str:
         """Copy in a pre-log group with its live members, its roles and its organization roles."""
         before = self.before
         assert before is not None
         group = before.group(index)
-        group_id = group["id"]
-        self.groups[group_id] = group
-        self.group_ids.add(group_id)
-        self.adopted.add(group_id)
+        group_id = self._adopt(self.groups, self.group_ids, group, "id")
         for user_index in before.group_member_indexes(index):
             user_id = before.user_id(user_index)
-            if user_id not in self.adopted or user_id in self.users:
+            if not self._deleted_before(user_id):
                 self.group_members.add((group_id, user_id))
                 self.group_members_since[(group_id, user_id)] = group["created_at"]
         for role_id in before.group_role_ids(index):
