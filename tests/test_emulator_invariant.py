@@ -249,9 +249,19 @@ def event_of(stored: StoredEvent) -> Obj:
 # --- the tests -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [3, 8])
-def test_every_answer_equals_the_world_before_replayed_with_the_events_so_far(seed: int) -> None:
-    with Emulator(small(seed)) as emulator:
+@pytest.mark.parametrize(
+    ("seed", "users", "organizations", "groups"),
+    [
+        (3, 60, 8, 6),
+        (8, 60, 24, 6),  # many untouched organizations when pre-log users are deleted
+        (4, 2, 1, 1),  # one pre-log membership, deleted and added again and again
+    ],
+)
+def test_every_answer_equals_the_world_before_replayed_with_the_events_so_far(
+    seed: int, users: int, organizations: int, groups: int
+) -> None:
+    sizes = {"users_before": users, "organizations_before": organizations, "groups_before": groups}
+    with Emulator(small(seed, **sizes)) as emulator:
         replay = Replay(emulator.tenant_before_log())
         assert_answers_equal_the_replay(emulator, replay)  # no event yet: the world before itself
         steps = random.Random(seed)

@@ -871,18 +871,22 @@ class EventGenerator:
         return [(entity_id, member_id) for member_id in (*members, *self._connection_ids)]
 
     def _live_choice(self, table: str, keys_attribute: str | None = None) -> Any:
-        """A random relation of `table` (non-empty); with a world before, one the cascade still lists.
+        """A random relation of `table`, None if it has none. With a world before, one the cascade
+        still lists, or None if a few tries find none (without one: any, as the default stream has it).
 
         `keys_attribute`: the world's `IndexedSet` of the table's keys, when the table is a dict.
         """
         keys = getattr(self.world, keys_attribute or table)
+        if not keys:
+            return None
         key = keys.choice(self._rng)
-        if self._before is not None:
-            for _ in range(8):
-                if self.world.listed(table, key):
-                    break
-                key = keys.choice(self._rng)
-        return key
+        if self._before is None:
+            return key
+        for _ in range(8):
+            if self.world.listed(table, key):
+                return key
+            key = keys.choice(self._rng)
+        return None
 
     def _existing_user(self) -> str | None:
         """Any live user: with a world before, now and then an untouched pre-log one (by id only)."""
@@ -953,12 +957,12 @@ class EventGenerator:
         return group["id"]
 
     def _some_membership(self, forced: bool) -> tuple[str, str]:
-        members = self.world.organization_members
         touched = self._touched_relation("organization", "organization_members") if self._from_before() else None
         if touched is not None:
             return touched[0], touched[1]
-        if members:
-            return self._live_choice("organization_members")
+        live = self._live_choice("organization_members")
+        if live is not None:
+            return live[0], live[1]
         if not forced:
             raise _Skip
         return self._silent_membership()
@@ -1290,8 +1294,9 @@ class EventGenerator:
         touched = self._touched_relation("organization", "organization_connections") if self._from_before() else None
         if touched is not None:
             return touched[0], touched[1]
-        if w.organization_connection_keys:
-            return self._live_choice("organization_connections", "organization_connection_keys")
+        live = self._live_choice("organization_connections", "organization_connection_keys")
+        if live is not None:
+            return live[0], live[1]
         if not forced:
             raise _Skip
         key = (self._some_org(True), self._pick(self._connection_ids))
@@ -1375,10 +1380,11 @@ class EventGenerator:
     def _op_organization_member_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         touched = self._touched_relation("organization", "member_roles") if self._from_before() else None
+        live = self._live_choice("member_roles") if touched is None else None
         if touched is not None:
             key = (touched[0], touched[1], touched[2])
-        elif w.member_roles:
-            key = self._live_choice("member_roles")
+        elif live is not None:
+            key = live
         elif forced:
             key = (*self._silent_membership(), self._pick(self._role_ids))
             w.member_roles.add(key)
@@ -1391,9 +1397,12 @@ class EventGenerator:
     def _op_organization_group_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
 
-        def pick() -> tuple[str, str, str]:
+        def pick() -> tuple[str, str, str] | None:
             group_id = w.organization_group_ids.choice(self._rng)
-            return w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
+            key = w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
+            if self._before is not None and not w.has_organization(key[0]):
+                return None  # a group left behind by its organization's deletion
+            return key
 
         touched = self._touch("organization group") if self._from_before() else None
         if touched is not None and w.has_organization(w.groups[touched]["organization_id"]):
@@ -1420,10 +1429,11 @@ class EventGenerator:
         touched = (
             self._touched_relation("organization group", "organization_group_roles") if self._from_before() else None
         )
+        live = self._live_choice("organization_group_roles") if touched is None else None
         if touched is not None:
             key = (touched[0], touched[1], touched[2])
-        elif w.organization_group_roles:
-            key = self._live_choice("organization_group_roles")
+        elif live is not None:
+            key = live
         elif forced:
             group_id = self._some_org_group(True)
             key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
@@ -1536,10 +1546,11 @@ class EventGenerator:
     def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         touched = self._touched_relation("group", "group_members") if self._from_before() else None
+        live = self._live_choice("group_members") if touched is None else None
         if touched is not None:
             key = (touched[0], touched[1])
-        elif w.group_members:
-            key = self._live_choice("group_members")
+        elif live is not None:
+            key = live
         elif forced:
             key = (self._some_group(True), self._silent_user())
             w.group_members.add(key)
@@ -1569,10 +1580,11 @@ class EventGenerator:
     def _op_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
         touched = self._touched_relation("group", "group_roles") if self._from_before() else None
+        live = self._live_choice("group_roles") if touched is None else None
         if touched is not None:
             key = (touched[0], touched[1])
-        elif w.group_roles:
-            key = self._live_choice("group_roles")
+        elif live is not None:
+            key = live
         elif forced:
             key = (self._some_group(True), self._pick(self._role_ids))
             w.group_roles.add(key)
