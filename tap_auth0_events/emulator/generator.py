@@ -18,6 +18,11 @@ by default), events of types this version of the tap does not know (`unknown_typ
 usual, an arbitrary payload, no effect on the world); and it leaves out the types a tenant does not
 have (`excluded_types`: never chosen at random).
 
+With a world before the log (`start_from`, a `management.PreLog`), about half the events on an
+existing entity pick a pre-log one by index (updates, deletions, memberships, roles, connections;
+never a creation), and the `World` adopts it on that first touch. Without one the stream is the
+same, byte for byte, as it was before this existed.
+
 Returned events never share mutable containers with the world, so callers may modify them.
 """
 
@@ -151,7 +156,9 @@ class World:
     roles) and its id joins `adopted`; from then on the tables say all about it (absent: deleted).
 
     Deletions do not cascade in the tables: deleting a user, organization, group or connection
-    leaves its relations in place. `listed` is the one cascade rule: a relation counts only while
+    leaves its relations in place (with a world before, one exception: a removed membership takes
+    its roles along, so a member added again starts without; the default stream keeps them, as it
+    always has). `listed` is the one cascade rule: a relation counts only while
     every entity it names exists (the Management API's view, `Tenant`, and the generator's own
     choices both ask it). Test events and events of unknown types change nothing.
     `unannounced` lists what entered the world without an event (only when `next_event` is forced
