@@ -895,6 +895,12 @@ class EventGenerator:
             key = keys.choice(self._rng)
         return None
 
+    def _existing_relation(self, kind: str, table: str, keys_attribute: str | None = None) -> Any:
+        """A relation of `table` to end or change: now and then one of a touched pre-log entity
+        (`kind`, see `_touch`), else a random live one; None if there is none."""
+        touched = self._touched_relation(kind, table) if self._from_before() else None
+        return touched if touched is not None else self._live_choice(table, keys_attribute)
+
     def _existing_user(self) -> str | None:
         """Any live user: with a world before, now and then an untouched pre-log one (by id only)."""
         before, w = self._before, self.world
@@ -964,12 +970,9 @@ class EventGenerator:
         return group["id"]
 
     def _some_membership(self, forced: bool) -> tuple[str, str]:
-        touched = self._touched_relation("organization", "organization_members") if self._from_before() else None
-        if touched is not None:
-            return touched[0], touched[1]
-        live = self._live_choice("organization_members")
-        if live is not None:
-            return live[0], live[1]
+        key = self._existing_relation("organization", "organization_members")
+        if key is not None:
+            return key[0], key[1]
         if not forced:
             raise _Skip
         return self._silent_membership()
@@ -1298,10 +1301,7 @@ class EventGenerator:
 
     def _some_org_connection(self, forced: bool) -> tuple[str, str]:
         w = self.world
-        touched = self._touched_relation("organization", "organization_connections") if self._from_before() else None
-        if touched is not None:
-            return touched[0], touched[1]
-        live = self._live_choice("organization_connections", "organization_connection_keys")
+        live = self._existing_relation("organization", "organization_connections", "organization_connection_keys")
         if live is not None:
             return live[0], live[1]
         if not forced:
@@ -1386,18 +1386,13 @@ class EventGenerator:
 
     def _op_organization_member_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("organization", "member_roles") if self._from_before() else None
-        live = self._live_choice("member_roles") if touched is None else None
-        if touched is not None:
-            key = (touched[0], touched[1], touched[2])
-        elif live is not None:
-            key = live
-        elif forced:
+        key = self._existing_relation("organization", "member_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (*self._silent_membership(), self._pick(self._role_ids))
             w.member_roles.add(key)
             self._unannounced("member_roles", key)
-        else:
-            raise _Skip
         w.member_roles.discard(key)
         return self._member_role_object(key), None
 
@@ -1433,21 +1428,14 @@ class EventGenerator:
 
     def _op_organization_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = (
-            self._touched_relation("organization group", "organization_group_roles") if self._from_before() else None
-        )
-        live = self._live_choice("organization_group_roles") if touched is None else None
-        if touched is not None:
-            key = (touched[0], touched[1], touched[2])
-        elif live is not None:
-            key = live
-        elif forced:
+        key = self._existing_relation("organization group", "organization_group_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             group_id = self._some_org_group(True)
             key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
             w.organization_group_roles.add(key)
             self._unannounced("organization_group_roles", key)
-        else:
-            raise _Skip
         w.organization_group_roles.discard(key)
         group = self._group_ref(key[1]) if key[1] in w.groups else {"id": key[1]}
         obj = {
@@ -1552,18 +1540,13 @@ class EventGenerator:
 
     def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("group", "group_members") if self._from_before() else None
-        live = self._live_choice("group_members") if touched is None else None
-        if touched is not None:
-            key = (touched[0], touched[1])
-        elif live is not None:
-            key = live
-        elif forced:
+        key = self._existing_relation("group", "group_members")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (self._some_group(True), self._silent_user())
             w.group_members.add(key)
             self._unannounced("group_members", key)
-        else:
-            raise _Skip
         w.group_members.discard(key)
         group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
         return {"group": group, "member": self._member(key[1])}, None
@@ -1586,18 +1569,13 @@ class EventGenerator:
 
     def _op_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("group", "group_roles") if self._from_before() else None
-        live = self._live_choice("group_roles") if touched is None else None
-        if touched is not None:
-            key = (touched[0], touched[1])
-        elif live is not None:
-            key = live
-        elif forced:
+        key = self._existing_relation("group", "group_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (self._some_group(True), self._pick(self._role_ids))
             w.group_roles.add(key)
             self._unannounced("group_roles", key)
-        else:
-            raise _Skip
         w.group_roles.discard(key)
         group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
         obj = {"group": group, "role": {"id": key[1]}, "deleted_at": self._now}
