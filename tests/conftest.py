@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,45 @@ def fast_config(**overrides: Any) -> EmulatorConfig:
     }
     settings.update(overrides)
     return EmulatorConfig(**settings)
+
+
+def management_config(**overrides: Any) -> EmulatorConfig:
+    """A small tenant before its events, served by the Management API with every read scope granted."""
+    settings: dict[str, Any] = {
+        "initial_events": 200,
+        "users_before": 300,
+        "organizations_before": 12,
+        "groups_before": 6,
+        "members_per_organization": 8,
+        "grant_read_scopes": True,
+        "export_pending_seconds": 0.05,
+        "cycle_seconds": None,
+    }
+    settings.update(overrides)
+    return EmulatorConfig(**settings)
+
+
+EMULATOR = str(Path(sys.executable).parent / "tap-auth0-events-emulator")
+
+
+@contextlib.contextmanager
+def emulator_command(*arguments: str, port_file: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`tap-auth0-events-emulator --port 0 --port-file PORT_FILE ARGUMENTS...` running: (process, its URL).
+    Stopped with SIGTERM afterwards."""
+    flags = ("--port", "0", "--port-file", str(port_file))
+    process = subprocess.Popen(
+        [EMULATOR, *flags, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text()):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the emulator did not start"
+            time.sleep(0.05)
+        yield process, f"http://127.0.0.1:{port_file.read_text()}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,12 +13,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import TOKEN, fast_config
+from conftest import TOKEN, emulator_command, fast_config
 
 from tap_auth0_events.emulator.server import ConnectionPlan, Emulator, decode_offset, encode_offset
 from tap_auth0_events.event_types import EVENT_TYPES
 
-EMULATOR = str(Path(sys.executable).parent / "tap-auth0-events-emulator")
 FROM_START = {"from_timestamp": "2000-01-01T00:00:00Z"}
 UNKNOWN = ("role.created", "role.deleted")
 GROUP_TYPES = tuple(t for t in EVENT_TYPES if t.startswith("group."))
@@ -261,27 +258,14 @@ def test_test_events_are_sent_marked_and_listed() -> None:
 
 @pytest.mark.integration
 def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
-    port_file = tmp_path / "port"
-    process = subprocess.Popen(
-        [
-            EMULATOR,
-            *("--port", "0", "--events", "300", "--live-rate", "0", "--port-file", str(port_file)),
-            *("--unknown-types", "role.created", "--unknown-share", "0.2"),
-            *("--unsupported-types", "group.created,group.deleted", "--error-at", "40:processing_error"),
-            *("--test-event-share", "0.05", "--heartbeat-seconds", "0.2"),
-            *("--bare-share", "1", "--max-connections", "1", "--token-ttl-seconds", "30"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    arguments = (
+        *("--events", "300", "--live-rate", "0"),
+        *("--unknown-types", "role.created", "--unknown-share", "0.2"),
+        *("--unsupported-types", "group.created,group.deleted", "--error-at", "40:processing_error"),
+        *("--test-event-share", "0.05", "--heartbeat-seconds", "0.2"),
+        *("--bare-share", "1", "--max-connections", "1", "--token-ttl-seconds", "30"),
     )
-    try:
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text()):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the emulator did not start"
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port_file.read_text()}"
+    with emulator_command(*arguments, port_file=tmp_path / "port") as (_, url):
         refused = get(url, types=("group.deleted",))
         assert refused.status == 400 and "group.deleted" in refused.body["message"]
         answer = get(url, params=FROM_START)
@@ -295,11 +279,8 @@ def test_the_command_takes_the_tenant_options(tmp_path: Path) -> None:
         assert not any("context" in e["data"] or "previous_object" in e["data"] for e in events)
         grant = {"grant_type": "client_credentials", "client_id": "emulator-client", "client_secret": "emulator-secret"}
         assert requests.post(f"{url}/oauth/token", json=grant, timeout=10).json()["expires_in"] == 30
-        with socket.create_connection(("127.0.0.1", int(port_file.read_text())), timeout=10) as held:
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as held:
             held.sendall(f"GET /api/v2/events HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
             assert held.recv(12) == b"HTTP/1.1 200"
             limited = get(url, params=FROM_START)
         assert limited.status == 403 and "Maximum concurrent event stream connections" in limited.body["message"]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

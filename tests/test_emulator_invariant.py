@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import management_config
 
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig, StoredEvent
 from tap_auth0_events.event_types import EVENT_TYPES
@@ -25,19 +26,8 @@ Obj = dict[str, Any]
 
 
 def small(seed: int, **overrides: Any) -> EmulatorConfig:
-    values: dict[str, Any] = {
-        "seed": seed,
-        "initial_events": 0,
-        "users_before": 60,
-        "organizations_before": 8,
-        "groups_before": 6,
-        "members_per_organization": 6,
-        "grant_read_scopes": True,
-        "export_pending_seconds": 0.0,
-        "cycle_seconds": None,
-    }
-    values.update(overrides)
-    return EmulatorConfig(**values)
+    sizes = {"initial_events": 0, "users_before": 60, "organizations_before": 8, "members_per_organization": 6}
+    return management_config(**{"seed": seed, **sizes, "export_pending_seconds": 0.0, **overrides})
 
 
 # --- the replay ------------------------------------------------------------------------------------
@@ -259,9 +249,19 @@ def event_of(stored: StoredEvent) -> Obj:
 # --- the tests -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [3, 8])
-def test_every_answer_equals_the_world_before_replayed_with_the_events_so_far(seed: int) -> None:
-    with Emulator(small(seed)) as emulator:
+@pytest.mark.parametrize(
+    ("seed", "users", "organizations", "groups"),
+    [
+        (3, 60, 8, 6),
+        (8, 60, 24, 6),  # many untouched organizations when pre-log users are deleted
+        (4, 2, 1, 1),  # one pre-log membership, deleted and added again and again
+    ],
+)
+def test_every_answer_equals_the_world_before_replayed_with_the_events_so_far(
+    seed: int, users: int, organizations: int, groups: int
+) -> None:
+    sizes = {"users_before": users, "organizations_before": organizations, "groups_before": groups}
+    with Emulator(small(seed, **sizes)) as emulator:
         replay = Replay(emulator.tenant_before_log())
         assert_answers_equal_the_replay(emulator, replay)  # no event yet: the world before itself
         steps = random.Random(seed)

@@ -9,10 +9,12 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from conftest import emulator_command, management_config
 
 from tap_auth0_events.emulator.management import READ_SCOPES
 from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
@@ -20,19 +22,7 @@ from tap_auth0_events.emulator.server import Emulator, EmulatorConfig
 AUTH = {"Authorization": "Bearer emulator-token"}
 
 
-def small(**overrides: Any) -> EmulatorConfig:
-    values: dict[str, Any] = {
-        "initial_events": 200,
-        "users_before": 300,
-        "organizations_before": 12,
-        "groups_before": 6,
-        "members_per_organization": 8,
-        "grant_read_scopes": True,
-        "export_pending_seconds": 0.05,
-        "cycle_seconds": None,
-    }
-    values.update(overrides)
-    return EmulatorConfig(**values)
+small = management_config
 
 
 @pytest.fixture
@@ -314,22 +304,10 @@ def test_the_command_line_sets_the_world_before_and_the_management_api() -> None
 
 
 @pytest.mark.integration
-def test_the_command_serves_the_world_before(tmp_path: Any) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    port_file = tmp_path / "port"
-    command = str(Path(sys.executable).parent / "tap-auth0-events-emulator")
-    flags = ("--port", "0", "--events", "0", "--live-rate", "0", "--port-file", str(port_file))
-    process = subprocess.Popen([command, *flags, *MANAGEMENT_FLAGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text()):
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the emulator did not start"
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port_file.read_text()}/api/v2"
+def test_the_command_serves_the_world_before(tmp_path: Path) -> None:
+    arguments = ("--events", "0", "--live-rate", "0", *MANAGEMENT_FLAGS)
+    with emulator_command(*arguments, port_file=tmp_path / "port") as (_, root):
+        url = f"{root}/api/v2"
         answer = requests.get(f"{url}/organizations", headers=AUTH, params={"take": 100}, timeout=10)
         assert answer.status_code == 200 and len(answer.json()["organizations"]) == 9
         assert answer.headers["x-ratelimit-limit"] == "50", "Essentials' organizations burst 5, times 10"
@@ -340,6 +318,3 @@ def test_the_command_serves_the_world_before(tmp_path: Any) -> None:
         assert done["status"] == "completed" and done["summary"]["total"] == 150
         users = gzip.decompress(requests.get(done["location"], timeout=10).content).splitlines()
         assert len(users) == 150
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

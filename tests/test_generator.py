@@ -571,7 +571,7 @@ def test_events_touch_the_world_before_and_never_create_it() -> None:
     pre_log = pre_log_ids(before)
     user_at_first_touch = {}
     touched: Counter[str] = Counter()
-    for event in generator.generate(3000):
+    for event in generator.generate(1500):
         validator(event["type"]).validate(to_record(event, "o"))
         if event.get("a0purpose") == "test":
             continue

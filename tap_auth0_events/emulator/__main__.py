@@ -54,38 +54,74 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# (flag, EmulatorConfig field, metavar, type, help) of the world before the log and the Management API.
+_MANAGEMENT_VALUES: tuple[tuple[str, str, str, type, str], ...] = (
+    (
+        "--users-before",
+        "users_before",
+        "N",
+        int,
+        "users that existed before the first event, derived lazily from the seed",
+    ),
+    (
+        "--organizations-before",
+        "organizations_before",
+        "N",
+        int,
+        "organizations before the first event, with members, member roles and enabled connections",
+    ),
+    (
+        "--groups-before",
+        "groups_before",
+        "N",
+        int,
+        "groups before the first event, with members, roles and organization roles",
+    ),
+    (
+        "--members-per-organization",
+        "members_per_organization",
+        "N",
+        int,
+        "mean members of an organization before the first event",
+    ),
+    (
+        "--rate-limit-scale",
+        "rate_limit_scale",
+        "FACTOR",
+        float,
+        "multiply the --rate-limit-plan's burst and refill rate by this",
+    ),
+    (
+        "--export-pending-seconds",
+        "export_pending_seconds",
+        "SECONDS",
+        float,
+        "a users export job is pending this long, then completed",
+    ),
+    (
+        "--export-link-seconds",
+        "export_link_seconds",
+        "SECONDS",
+        float,
+        "how long a completed export's pre-signed location works (Auth0's: 60)",
+    ),
+)
+_MANAGEMENT_FIELDS = (
+    *(name for _, name, *_ in _MANAGEMENT_VALUES),
+    "grant_read_scopes",
+    "rate_limit_plan",
+    "export_fails",
+)
+
+
 def _management_options(group: argparse._ArgumentGroup) -> None:
     """The world before the log (never announced by an event) and the Management API over it."""
     defaults = EmulatorConfig()
-    group.add_argument(
-        "--users-before",
-        metavar="N",
-        type=int,
-        default=defaults.users_before,
-        help="users that existed before the first event, derived lazily from the seed (default %(default)s)",
-    )
-    group.add_argument(
-        "--organizations-before",
-        metavar="N",
-        type=int,
-        default=defaults.organizations_before,
-        help="organizations before the first event, with members, member roles and enabled connections "
-        "(default %(default)s)",
-    )
-    group.add_argument(
-        "--groups-before",
-        metavar="N",
-        type=int,
-        default=defaults.groups_before,
-        help="groups before the first event, with members, roles and organization roles (default %(default)s)",
-    )
-    group.add_argument(
-        "--members-per-organization",
-        metavar="N",
-        type=int,
-        default=defaults.members_per_organization,
-        help="mean members of an organization before the first event (default %(default)s)",
-    )
+    for flag, name, metavar, kind, text in _MANAGEMENT_VALUES:
+        default = getattr(defaults, name)
+        group.add_argument(
+            flag, dest=name, metavar=metavar, type=kind, default=default, help=f"{text} (default {default})"
+        )
     group.add_argument(
         "--grant-read-scopes",
         action="store_true",
@@ -98,27 +134,6 @@ def _management_options(group: argparse._ArgumentGroup) -> None:
         choices=sorted(RATE_LIMITS),
         help="apply this Auth0 plan's Management API rate limits (token buckets per endpoint family, "
         "x-ratelimit-* headers, 429 when empty); default: no limit",
-    )
-    group.add_argument(
-        "--rate-limit-scale",
-        metavar="FACTOR",
-        type=float,
-        default=defaults.rate_limit_scale,
-        help="multiply the plan's burst and refill rate by this (default %(default)s)",
-    )
-    group.add_argument(
-        "--export-pending-seconds",
-        metavar="SECONDS",
-        type=float,
-        default=defaults.export_pending_seconds,
-        help="a users export job is pending this long, then completed (default %(default)s)",
-    )
-    group.add_argument(
-        "--export-link-seconds",
-        metavar="SECONDS",
-        type=float,
-        default=defaults.export_link_seconds,
-        help="how long a completed export's pre-signed location works (default %(default)s, as Auth0's)",
     )
     group.add_argument("--export-fails", action="store_true", help="every users export job ends failed")
 
@@ -185,16 +200,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         bare_share=args.bare_share,
         max_connections=args.max_connections,
         token_ttl_seconds=args.token_ttl_seconds,
-        users_before=args.users_before,
-        organizations_before=args.organizations_before,
-        groups_before=args.groups_before,
-        members_per_organization=args.members_per_organization,
-        grant_read_scopes=args.grant_read_scopes,
-        rate_limit_plan=args.rate_limit_plan,
-        rate_limit_scale=args.rate_limit_scale,
-        export_pending_seconds=args.export_pending_seconds,
-        export_link_seconds=args.export_link_seconds,
-        export_fails=args.export_fails,
+        **{name: getattr(args, name) for name in _MANAGEMENT_FIELDS},
     )
 
 

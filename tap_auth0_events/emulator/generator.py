@@ -18,6 +18,11 @@ by default), events of types this version of the tap does not know (`unknown_typ
 usual, an arbitrary payload, no effect on the world); and it leaves out the types a tenant does not
 have (`excluded_types`: never chosen at random).
 
+With a world before the log (`start_from`, a `management.PreLog`), about half the events on an
+existing entity pick a pre-log one by index (updates, deletions, memberships, roles, connections;
+never a creation), and the `World` adopts it on that first touch. Without one the stream is the
+same, byte for byte, as it was before this existed.
+
 Returned events never share mutable containers with the world, so callers may modify them.
 """
 
@@ -151,7 +156,9 @@ class World:
     roles) and its id joins `adopted`; from then on the tables say all about it (absent: deleted).
 
     Deletions do not cascade in the tables: deleting a user, organization, group or connection
-    leaves its relations in place. `listed` is the one cascade rule: a relation counts only while
+    leaves its relations in place (with a world before, one exception: a removed membership takes
+    its roles along, so a member added again starts without; the default stream keeps them, as it
+    always has). `listed` is the one cascade rule: a relation counts only while
     every entity it names exists (the Management API's view, `Tenant`, and the generator's own
     choices both ask it). Test events and events of unknown types change nothing.
     `unannounced` lists what entered the world without an event (only when `next_event` is forced
@@ -240,27 +247,30 @@ class World:
 
     # -- adoption: a pre-log entity enters the tables on its first event ---------------------------
 
+    def _adopt(self, table: dict[str, Obj], ids: IndexedSet[str], entity: Obj, key: str) -> str:
+        entity_id = str(entity[key])
+        table[entity_id] = entity
+        ids.add(entity_id)
+        self.adopted.add(entity_id)
+        return entity_id
+
+    def _deleted_before(self, user_id: str) -> bool:
+        """Whether a pre-log user is one an event has deleted (touched, and gone from `users`)."""
+        return user_id in self.adopted and user_id not in self.users
+
     def adopt_user(self, index: int) -> str:
         assert self.before is not None
-        user = self.before.user(index)
-        self.users[user["user_id"]] = user
-        self.user_ids.add(user["user_id"])
-        self.adopted.add(user["user_id"])
-        return str(user["user_id"])
+        return self._adopt(self.users, self.user_ids, self.before.user(index), "user_id")
 
     def adopt_organization(self, index: int) -> str:
         """Copy in a pre-log organization with its live members, their roles and its connections."""
         before = self.before
         assert before is not None
-        org = before.organization(index)
-        org_id = org["id"]
-        self.organizations[org_id] = org
-        self.organization_ids.add(org_id)
-        self.adopted.add(org_id)
+        org_id = self._adopt(self.organizations, self.organization_ids, before.organization(index), "id")
         for user_index in before.member_indexes(index):
             user_id = before.user_id(user_index)
-            if user_id in self.adopted and user_id not in self.users:
-                continue  # deleted since: the cascade took the membership
+            if self._deleted_before(user_id):
+                continue  # the cascade took the membership
             self.organization_members.add((org_id, user_id))
             for role_id in before.member_role_ids(index, user_index):
                 self.member_roles.add((org_id, user_id, role_id))
@@ -268,20 +278,17 @@ class World:
             if self.has_connection(con_id):
                 self.organization_connections[(org_id, con_id)] = dict(settings)
                 self.organization_connection_keys.add((org_id, con_id))
-        return str(org_id)
+        return org_id
 
     def adopt_group(self, index: int) -> str:
         """Copy in a pre-log group with its live members, its roles and its organization roles."""
         before = self.before
         assert before is not None
         group = before.group(index)
-        group_id = group["id"]
-        self.groups[group_id] = group
-        self.group_ids.add(group_id)
-        self.adopted.add(group_id)
+        group_id = self._adopt(self.groups, self.group_ids, group, "id")
         for user_index in before.group_member_indexes(index):
             user_id = before.user_id(user_index)
-            if user_id not in self.adopted or user_id in self.users:
+            if not self._deleted_before(user_id):
                 self.group_members.add((group_id, user_id))
                 self.group_members_since[(group_id, user_id)] = group["created_at"]
         for role_id in before.group_role_ids(index):
@@ -871,18 +878,28 @@ class EventGenerator:
         return [(entity_id, member_id) for member_id in (*members, *self._connection_ids)]
 
     def _live_choice(self, table: str, keys_attribute: str | None = None) -> Any:
-        """A random relation of `table` (non-empty); with a world before, one the cascade still lists.
+        """A random relation of `table`, None if it has none. With a world before, one the cascade
+        still lists, or None if a few tries find none (without one: any, as the default stream has it).
 
         `keys_attribute`: the world's `IndexedSet` of the table's keys, when the table is a dict.
         """
         keys = getattr(self.world, keys_attribute or table)
+        if not keys:
+            return None
         key = keys.choice(self._rng)
-        if self._before is not None:
-            for _ in range(8):
-                if self.world.listed(table, key):
-                    break
-                key = keys.choice(self._rng)
-        return key
+        if self._before is None:
+            return key
+        for _ in range(8):
+            if self.world.listed(table, key):
+                return key
+            key = keys.choice(self._rng)
+        return None
+
+    def _existing_relation(self, kind: str, table: str, keys_attribute: str | None = None) -> Any:
+        """A relation of `table` to end or change: now and then one of a touched pre-log entity
+        (`kind`, see `_touch`), else a random live one; None if there is none."""
+        touched = self._touched_relation(kind, table) if self._from_before() else None
+        return touched if touched is not None else self._live_choice(table, keys_attribute)
 
     def _existing_user(self) -> str | None:
         """Any live user: with a world before, now and then an untouched pre-log one (by id only)."""
@@ -953,12 +970,9 @@ class EventGenerator:
         return group["id"]
 
     def _some_membership(self, forced: bool) -> tuple[str, str]:
-        members = self.world.organization_members
-        touched = self._touched_relation("organization", "organization_members") if self._from_before() else None
-        if touched is not None:
-            return touched[0], touched[1]
-        if members:
-            return self._live_choice("organization_members")
+        key = self._existing_relation("organization", "organization_members")
+        if key is not None:
+            return key[0], key[1]
         if not forced:
             raise _Skip
         return self._silent_membership()
@@ -1287,11 +1301,9 @@ class EventGenerator:
 
     def _some_org_connection(self, forced: bool) -> tuple[str, str]:
         w = self.world
-        touched = self._touched_relation("organization", "organization_connections") if self._from_before() else None
-        if touched is not None:
-            return touched[0], touched[1]
-        if w.organization_connection_keys:
-            return self._live_choice("organization_connections", "organization_connection_keys")
+        live = self._existing_relation("organization", "organization_connections", "organization_connection_keys")
+        if live is not None:
+            return live[0], live[1]
         if not forced:
             raise _Skip
         key = (self._some_org(True), self._pick(self._connection_ids))
@@ -1374,26 +1386,25 @@ class EventGenerator:
 
     def _op_organization_member_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("organization", "member_roles") if self._from_before() else None
-        if touched is not None:
-            key = (touched[0], touched[1], touched[2])
-        elif w.member_roles:
-            key = self._live_choice("member_roles")
-        elif forced:
+        key = self._existing_relation("organization", "member_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (*self._silent_membership(), self._pick(self._role_ids))
             w.member_roles.add(key)
             self._unannounced("member_roles", key)
-        else:
-            raise _Skip
         w.member_roles.discard(key)
         return self._member_role_object(key), None
 
     def _op_organization_group_role_assigned(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
 
-        def pick() -> tuple[str, str, str]:
+        def pick() -> tuple[str, str, str] | None:
             group_id = w.organization_group_ids.choice(self._rng)
-            return w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
+            key = w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
+            if self._before is not None and not w.has_organization(key[0]):
+                return None  # a group left behind by its organization's deletion
+            return key
 
         touched = self._touch("organization group") if self._from_before() else None
         if touched is not None and w.has_organization(w.groups[touched]["organization_id"]):
@@ -1417,20 +1428,14 @@ class EventGenerator:
 
     def _op_organization_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = (
-            self._touched_relation("organization group", "organization_group_roles") if self._from_before() else None
-        )
-        if touched is not None:
-            key = (touched[0], touched[1], touched[2])
-        elif w.organization_group_roles:
-            key = self._live_choice("organization_group_roles")
-        elif forced:
+        key = self._existing_relation("organization group", "organization_group_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             group_id = self._some_org_group(True)
             key = (w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids))
             w.organization_group_roles.add(key)
             self._unannounced("organization_group_roles", key)
-        else:
-            raise _Skip
         w.organization_group_roles.discard(key)
         group = self._group_ref(key[1]) if key[1] in w.groups else {"id": key[1]}
         obj = {
@@ -1535,17 +1540,13 @@ class EventGenerator:
 
     def _op_group_member_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("group", "group_members") if self._from_before() else None
-        if touched is not None:
-            key = (touched[0], touched[1])
-        elif w.group_members:
-            key = self._live_choice("group_members")
-        elif forced:
+        key = self._existing_relation("group", "group_members")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (self._some_group(True), self._silent_user())
             w.group_members.add(key)
             self._unannounced("group_members", key)
-        else:
-            raise _Skip
         w.group_members.discard(key)
         group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
         return {"group": group, "member": self._member(key[1])}, None
@@ -1568,17 +1569,13 @@ class EventGenerator:
 
     def _op_group_role_deleted(self, forced: bool) -> tuple[Obj, Obj | None]:
         w = self.world
-        touched = self._touched_relation("group", "group_roles") if self._from_before() else None
-        if touched is not None:
-            key = (touched[0], touched[1])
-        elif w.group_roles:
-            key = self._live_choice("group_roles")
-        elif forced:
+        key = self._existing_relation("group", "group_roles")
+        if key is None:
+            if not forced:
+                raise _Skip
             key = (self._some_group(True), self._pick(self._role_ids))
             w.group_roles.add(key)
             self._unannounced("group_roles", key)
-        else:
-            raise _Skip
         w.group_roles.discard(key)
         group = self._group_ref(key[0]) if key[0] in w.groups else {"id": key[0]}
         obj = {"group": group, "role": {"id": key[1]}, "deleted_at": self._now}
