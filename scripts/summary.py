@@ -32,10 +32,8 @@ def tables_with_column(connection: duckdb.DuckDBPyConnection, column: str) -> li
 
 
 def print_events(connection: duckdb.DuckDBPyConnection, path: str) -> None:
-    # The raw event tables are the ones with the tap's event_offset column but no baseline_id (the
-    # baseline's have both); the models have none.
-    baseline = set(tables_with_column(connection, "baseline_id"))
-    tables = [table for table in tables_with_column(connection, "event_offset") if table not in baseline]
+    # The raw tables are the ones with the tap's event_offset column; the models have none.
+    tables = tables_with_column(connection, "event_offset")
     if not tables:
         sys.exit(f"summary: no event tables in schema {SCHEMA} of {path}")
     union = " union all ".join(f'select event_type, event_id, event_time from {SCHEMA}."{table}"' for table in tables)
