@@ -269,6 +269,7 @@ def soak(
             "idle_timeout_seconds": 5,
             "read_timeout_seconds": 3,
             "max_backoff_seconds": 2,
+            "baseline": "never",  # a soak of the event stream (its tokens have read:events only)
         }
         state: dict[str, Any] | None = None
         end = time.monotonic() + minutes * 60

@@ -214,6 +214,7 @@ def test_a_first_run_reads_the_tenant_then_its_events_from_the_position_noted_be
         final = result.final_state
         assert final is not None and final["bookmarks"][BASELINES_STREAM]["completed_at"]
         assert "baseline bsl_" in result.stderr and "complete (" in result.stderr
+        assert TOKEN not in result.stdout + result.stderr, "the token never leaves"
         # A second run takes no new baseline.
         again = run_tap(tmp_path, tap_config(emulator, baseline="first_run"), state=final)
         assert again.returncode == 0 and not any(_kind(m) == "baseline" for m in again.messages)

@@ -92,6 +92,7 @@ def test_config_from_environment_variables_does_not_echo_secrets(tmp_path: Path,
         "TAP_AUTH0_EVENTS_CLIENT_SECRET": CLIENT_SECRET,
         "TAP_AUTH0_EVENTS_START_DATE": "2000-01-01T00:00:00Z",
         "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "1",
+        "TAP_AUTH0_EVENTS_BASELINE": "never",  # the token has read:events only
     }
     completed = subprocess.run(
         [TAP, "--config", "ENV"],

@@ -237,6 +237,7 @@ def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
                 "idle_timeout_seconds": 1,
                 "read_timeout_seconds": 5,
                 "max_run_seconds": 60,
+                "baseline": "never",  # the emulator's token has read:events only
             }
         )
     )
