@@ -212,6 +212,7 @@ class Baseline:
         self.run = BaselineRun()
         self._calls_at_start = 0
         self._lock = threading.Lock()  # relations are read on worker threads
+        self._export_retried = False  # a failed export job is started again once a run
         self._skipped: dict[str, int] = {}  # entities skipped since the last checkpoint, per read
 
     @property
@@ -408,10 +409,11 @@ class Baseline:
                     if self._should_stop():
                         return
         except ExportFailedError:
-            if state.get("retried"):
+            if self._export_retried:  # once a run: the next run tries a new job again
                 raise
             self.logger.warning("baseline: the users export job %s failed; starting a new one", export.job_id)
-            state.update(retried=True, job_id=None)
+            self._export_retried = True
+            state.update(job_id=None)
             yield from self._start_export(state)
             yield from self._users(state)
             return
