@@ -40,8 +40,9 @@ with new_events as (
 ),
 
 {%- if is_incremental() %}
--- New events that are the first of their key and either not its creation (a life before the
--- log) or older than its events already applied (which may have begun one).
+-- New events that may be the first of their key (none of its events is older) and either not
+-- its creation (a life before the log) or older than its events already applied (which may have
+-- begun one).
 revealing as (
     select count(*) as found
     from {{ ref('auth0_events__int_history_events') }} as new
@@ -52,7 +53,7 @@ revealing as (
             {%- for name in key_names %}
             and older.key_{{ loop.index }} = new.key_{{ loop.index }}
             {%- endfor %}
-            and older.event_time <= new.event_time and older.event_id <> new.event_id
+            and older.event_time < new.event_time
       )
       and (
           new.priority <> 1
