@@ -32,6 +32,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+import orjson
+
 from tap_auth0_events.baseline_streams import (
     BASELINE_BY_NAME,
     BASELINES_STREAM,
@@ -198,6 +201,7 @@ class Baseline:
         logger: logging.Logger,
         *,
         selected: AbstractSet[str],
+        json_value: Callable[[bytes], Any],
         stop_requested: threading.Event,
         deadline: float,
         clock: Callable[[], float],
@@ -208,6 +212,7 @@ class Baseline:
         # whether the `baselines` stream, which says a stream is complete, is selected.
         self.selected = frozenset(self.progress["streams"]) & selected
         self.completion_selected = BASELINES_STREAM in selected
+        self.json_value = json_value  # the output's: a JSON text as a record's value
         self.stop_requested, self.deadline, self.clock = stop_requested, deadline, clock
         self.run = BaselineRun()
         self._calls_at_start = 0
@@ -399,8 +404,8 @@ class Baseline:
         export = self._export(state)
         records: Records = []
         try:
-            for user in export.users(skip=int(state.get("lines") or 0)):
-                records.append(self._record("baseline_users", export.created_date, user))
+            for user_id, user in export.users(int(state.get("lines") or 0), self._user):
+                records.append(self._keyed_record("baseline_users", export.created_date, (user_id,), user))
                 if len(records) >= USERS_PER_CHECKPOINT:
                     yield self._emit(records)
                     records = []
@@ -439,9 +444,24 @@ class Baseline:
 
     # -- records and checkpoints --------------------------------------------------------------------
 
+    def _user(self, line: bytes) -> tuple[str, Any]:
+        """A line of the users export: its user_id (the whole line checked as JSON) and the user as
+        the output writes it (kept as its JSON text on the fast path: the export's largest stream)."""
+        try:
+            user_id = _user_key(line).user_id
+        except msgspec.ValidationError:
+            raise ValueError("not a JSON object with a user_id") from None
+        except msgspec.DecodeError:
+            raise orjson.JSONDecodeError("not JSON", "", 0) from None
+        return user_id, self.json_value(line)
+
     def _record(self, name: str, read_at: str, obj: Obj) -> tuple[str, Obj]:
         stream = BASELINE_BY_NAME[name]
         key = tuple(str(_at(obj, path)) for _, path in stream.key_paths)
+        return self._keyed_record(name, read_at, key, obj)
+
+    def _keyed_record(self, name: str, read_at: str, key: tuple[str, ...], obj: Any) -> tuple[str, Obj]:
+        stream = BASELINE_BY_NAME[name]
         return stream.event_type, {
             "event_id": baseline_event_id(self.baseline_id, name, key),
             "event_type": stream.event_type,
@@ -520,6 +540,11 @@ class Baseline:
         )
 
 
+class _UserKey(msgspec.Struct):
+    user_id: str
+
+
+_user_key = msgspec.json.Decoder(_UserKey).decode
 _NAME_BY_TYPE = {stream.event_type: stream.name for stream in BASELINE_BY_NAME.values()}
 
 

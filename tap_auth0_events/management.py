@@ -463,6 +463,15 @@ class ManagementApi:
         return self._session.get(url, stream=True, timeout=self._timeouts, auth=_NoAuthorization())
 
 
+def json_object(line: bytes) -> dict[str, Any]:
+    """A line of the users export as a dict; orjson.JSONDecodeError when it is not JSON, ValueError
+    when it is not an object."""
+    value = orjson.loads(line)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
 class UsersExport:
     """One users export job: `created_date` is the Date of the POST's answer (Auth0's clock)."""
 
@@ -492,10 +501,10 @@ class UsersExport:
             pause = float(left) if isinstance(left, (int, float)) and left > 0 else POLL_MIN
             self._api.wait(min(max(pause, POLL_MIN), POLL_MAX), f"users export {self.job_id} is {status}")
 
-    def users(self, skip: int = 0) -> Iterator[dict[str, Any]]:
-        """Each user of the export, from line `skip` on; an expired link (403/400) or a broken download
-        is renewed from GET /jobs/{id} and resumed at the line reached. Twice in a row without a line
-        read in between: ExportLinkExpiredError."""
+    def users(self, skip: int = 0, parse: Callable[[bytes], T] = json_object) -> Iterator[T]:  # type: ignore[assignment]
+        """Each user of the export (each line through `parse`), from line `skip` on; an expired link
+        (403/400) or a broken download is renewed from GET /jobs/{id} and resumed at the line reached.
+        Twice in a row without a line read in between: ExportLinkExpiredError."""
         self.lines_read = skip
         fruitless = 0
         while True:
@@ -507,7 +516,7 @@ class UsersExport:
                     why = f"HTTP {response.status_code}"
                 else:
                     seen = 0
-                    for user in ndjson_records(response.raw.stream(READ_CHUNK, decode_content=False)):
+                    for user in ndjson_records(response.raw.stream(READ_CHUNK, decode_content=False), parse):
                         if seen >= self.lines_read:
                             self.lines_read += 1
                             yield user
@@ -531,9 +540,10 @@ class UsersExport:
             self._api._log.info("users export download failed (%s) at user %d: renewing the link", why, self.lines_read)
 
 
-def ndjson_records(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a gzip-compressed (or plain) NDJSON body, one a line, memory flat: chunks
-    may split lines and gzip members anywhere; a last line without a newline counts; blank lines do not."""
+def ndjson_records(chunks: Iterable[bytes], parse: Callable[[bytes], T] = json_object) -> Iterator[T]:  # type: ignore[assignment]
+    """The JSON objects of a gzip-compressed (or plain) NDJSON body, one a line, each through `parse`
+    (which raises ValueError for a line that is not a JSON object), memory flat: chunks may split
+    lines and gzip members anywhere; a last line without a newline counts; blank lines do not."""
     inflate: Any = None
     plain = False
     tail = b""
@@ -545,17 +555,17 @@ def ndjson_records(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
         *complete, tail = data.split(b"\n")
         yield from complete
 
-    def decode(line: bytes) -> Iterator[dict[str, Any]]:
+    def decode(line: bytes) -> Iterator[T]:
         nonlocal line_number
         line_number += 1
         if not line.strip():
             return
         try:
-            value = orjson.loads(line)
+            value = parse(line)
         except orjson.JSONDecodeError:
             raise ManagementUnavailableError(f"the users export's line {line_number} is not JSON") from None
-        if not isinstance(value, dict):
-            raise ManagementUnavailableError(f"the users export's line {line_number} is not a JSON object")
+        except ValueError:
+            raise ManagementUnavailableError(f"the users export's line {line_number} is not a JSON object") from None
         yield value
 
     head = b""

@@ -47,6 +47,7 @@ class FastOutput:
     """
 
     decode = staticmethod(RawCodec.decode)
+    json_value = staticmethod(RawCodec.json_value)
 
     def __init__(self, streams: Mapping[str, StreamRef], out: BinaryIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout.buffer

@@ -107,6 +107,11 @@ class DictCodec:
     __slots__ = ()
 
     @staticmethod
+    def json_value(text: bytes) -> Any:
+        """A JSON text (a baseline's exported user) as Python values."""
+        return orjson.loads(text)
+
+    @staticmethod
     def decode(data: bytes | str, sse_id: str | None) -> DecodedEvent:
         offset, event = parse_message(load_json(data))
         offset = offset or sse_id
@@ -168,6 +173,11 @@ class RawCodec:
     """
 
     __slots__ = ()
+
+    @staticmethod
+    def json_value(text: bytes) -> Any:
+        """A JSON text (checked by its reader) kept as it came, written into the record verbatim."""
+        return msgspec.Raw(text)
 
     @staticmethod
     def decode(data: bytes, sse_id: str | None) -> DecodedEvent:

@@ -265,6 +265,7 @@ class SdkOutput:
     through the tap's state writer, which flushes per message."""
 
     decode = staticmethod(DictCodec.decode)
+    json_value = staticmethod(DictCodec.json_value)
 
     def __init__(self, tap: Tap, streams: Mapping[str, EventStreamLike]) -> None:
         self._tap, self._streams = tap, streams
@@ -287,7 +288,7 @@ class _Sample:
 
     def __init__(self, output: FastOutput | SdkOutput, limit: int | None, streams: int) -> None:
         self._output, self._limit, self._streams = output, limit, streams
-        self.decode = output.decode
+        self.decode, self.json_value = output.decode, output.json_value
         self._counts: dict[str, int] = {}
 
     @property
@@ -323,6 +324,7 @@ class _HandedToSdk:
     writes them and then the tap's STATE itself; nothing is written here."""
 
     decode = staticmethod(DictCodec.decode)
+    json_value = staticmethod(DictCodec.json_value)
 
     def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
         raise TypeError("the records of a stream synced alone are yielded to the SDK, not written here")

@@ -93,7 +93,7 @@ class Syncer:
         A fatal problem raises its TapAuth0EventsError after the STATE for every record written."""
         self.syncing = True
         try:
-            for step in self._steps(streams, output.decode):
+            for step in self._steps(streams, output):
                 if type(step) is Emit:
                     yield step.records
                 elif step is QUIET:
@@ -117,7 +117,7 @@ class Syncer:
         self.logger.warning("termination signal received; stopping after the current message")
         self.stop_requested.set()
 
-    def _steps(self, streams: Sequence[StreamRef], decode: Decode) -> Iterator[Step | BaselineCheckpoint]:
+    def _steps(self, streams: Sequence[StreamRef], output: Output) -> Iterator[Step | BaselineCheckpoint]:
         """The baseline's share of the run when one is due, then: back-fill event streams that are
         behind, and read every event stream from the main position. A baseline that failed on the
         Management API's side fails the run after the events are read (their position never ages)."""
@@ -125,9 +125,9 @@ class Syncer:
             stream for stream in streams if stream.name not in BASELINE_BY_NAME and stream.name != BASELINES_STREAM
         ]
         feeds = self._feeds(self.settings, self.logger)
-        passes = _Passes(self.settings, self.logger, feeds, decode, self._clock, self.stop_requested)
+        passes = _Passes(self.settings, self.logger, feeds, output.decode, self._clock, self.stop_requested)
         try:
-            failure = yield from self._baseline(streams, events, passes.deadline)
+            failure = yield from self._baseline(streams, events, passes.deadline, output.json_value)
             if events and not self.stop_requested.is_set():
                 yield from self._events(events, passes)
         finally:
@@ -154,7 +154,11 @@ class Syncer:
         yield from passes.read(streams, main, started_at, "reached an event from after the run started")
 
     def _baseline(
-        self, streams: Sequence[StreamRef], events: Sequence[StreamRef], run_deadline: float
+        self,
+        streams: Sequence[StreamRef],
+        events: Sequence[StreamRef],
+        run_deadline: float,
+        json_value: Callable[[bytes], Any],
     ) -> Generator[Step | BaselineCheckpoint, None, TapAuth0EventsError | None]:
         """The baseline's steps, when one is due (the `baseline` setting, its stored progress, and
         whether STATE has an event position yet): the scopes checked before anything is emitted; on
@@ -195,6 +199,7 @@ class Syncer:
                 progress,
                 self.logger,
                 selected=names,
+                json_value=json_value,
                 stop_requested=self.stop_requested,
                 deadline=deadline,
                 clock=self._clock,

@@ -39,6 +39,10 @@ class Output(Protocol):
         """Raises orjson.JSONDecodeError (not JSON) or records.MalformedEventError (not an Auth0 event)."""
         ...
 
+    def json_value(self, text: bytes) -> Any:
+        """A JSON text (a line of the baseline's users export, already checked) as a record's value."""
+        ...
+
     def write_records(self, records: Sequence[tuple[str, Any]]) -> None:
         """Write (stream key, record) pairs in order, each as a RECORD of the stream of that key."""
         ...

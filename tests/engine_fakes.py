@@ -117,6 +117,7 @@ class FakeOutput:
     ("flush",), ("state", a copy of STATE)."""
 
     decode = staticmethod(DictCodec.decode)
+    json_value = staticmethod(DictCodec.json_value)
 
     def __init__(self) -> None:
         self.log: list[tuple[Any, ...]] = []
