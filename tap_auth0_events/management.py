@@ -100,6 +100,7 @@ class _Bucket:
     at: float = 0.0  # clock() of `tokens`
     rate: float | None = None  # tokens won back per second, estimated from the headers
     not_before: float = 0.0  # clock() before which no call starts (after a 429)
+    in_flight: int = 0  # calls given a slot whose answer has not been observed yet
     counts: FamilyCounts = field(default_factory=FamilyCounts)
 
     def refilled(self, when: float) -> float | None:
@@ -115,11 +116,14 @@ class Pacer:
     x-ratelimit-limit/-remaining/-reset.
 
     Auth0's limits are token buckets (burst `limit`, then a refill rate). The pacer keeps an estimate
-    of the bucket: the answer's `remaining` (the lower of it and its own estimate, since calls still in
-    flight have spent tokens the answer does not show), refilled at the rate the headers imply
-    ((limit - remaining) tokens come back by the reset). A call takes a token; with none left it waits
-    until one is back. So a baseline spends the burst at once, then runs at the refill rate: close to
-    the limit, with few 429s. Without headers there is no estimate and no wait: the 429 is the backstop.
+    of the bucket: the answer's `remaining` less the calls still in flight (they have spent tokens the
+    answer does not show), refilled at the rate the headers imply ((limit - remaining) tokens come
+    back by the reset). The answer's `remaining` replaces the estimate, higher or lower: a rate
+    underestimated from a nearly full bucket (a reset a second or two away, in whole seconds) must
+    not hold the pacer below the limit once the tenant says tokens are there. A call takes a token;
+    with none left it waits until one is back. So a baseline spends the burst at once, then runs at
+    the refill rate: close to the limit, with few 429s. Without headers there is no estimate and no
+    wait: the 429 is the backstop.
     Thread-safe: each caller reserves its slot under the lock, then sleeps outside it.
     """
 
@@ -160,6 +164,7 @@ class Pacer:
                 )
             if tokens is not None:
                 bucket.tokens, bucket.at = max(0.0, tokens - 1.0), start
+            bucket.in_flight += 1
             bucket.counts.calls += 1
             if wait > 0:
                 bucket.counts.waits += 1
@@ -175,6 +180,7 @@ class Pacer:
         reset = _whole(headers.get("x-ratelimit-reset"))
         with self._lock:
             bucket = self._bucket(family)
+            bucket.in_flight = max(0, bucket.in_flight - 1)
             now = self._clock()
             if limit is not None:
                 bucket.limit = limit
@@ -185,10 +191,8 @@ class Pacer:
                 to_reset = min(max(0.0, reset - wall), MAX_RATE_LIMIT_WAIT)
                 if to_reset > 0:
                     bucket.rate = (bucket.limit - remaining) / to_reset
-            estimate = bucket.refilled(max(now, bucket.at))
-            if estimate is None or bucket.at <= now:
-                bucket.tokens = float(remaining) if estimate is None else min(estimate, float(remaining))
-                bucket.at = now
+            # Slots already given out (callers still waiting for theirs) are among the calls in flight.
+            bucket.tokens, bucket.at = max(0.0, float(remaining - bucket.in_flight)), now
 
     def rate_limited(self, family: str, wait: float) -> None:
         """A 429: no call of this family before `wait` seconds from now (the caller waits it out)."""
@@ -281,6 +285,7 @@ class ManagementApi:
                     timeout=self._timeouts,
                 )
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self.pacer.observe(family, {}, None)  # no answer: no longer in flight
                 failures += 1
                 why = f"{type(exc).__name__}"
                 if failures > MAX_FAILURES:
