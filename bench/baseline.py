@@ -22,7 +22,7 @@ slowest of those buckets (organization connections: 5 burst, 50/min on Essential
 the target "calls/s at least 90 % of the limit" is that family's. The users export: baseline_users
 records ÷ seconds between its first and last record, against the events step's records/s.
 
-    bash bench/baseline.sh                 # 1,000,000 users, 16,000 organizations, scale 100
+    bash bench/baseline.sh                 # 1,000,000 users, 16,000 organizations, scale 60
     bash bench/baseline.sh --quick         # a smoke run: 20,000 users, 400 organizations
     .venv/bin/python bench/baseline.py --help
 """
@@ -354,7 +354,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1_000)
     parser.add_argument("--members-per-organization", type=int, default=20)
     parser.add_argument("--plan", default="essentials", choices=sorted(RATE_LIMITS))
-    parser.add_argument("--scale", type=float, default=100.0, help="burst and refill x this (default %(default)s)")
+    parser.add_argument("--scale", type=float, default=60.0, help="burst and refill x this (default %(default)s)")
     parser.add_argument("--events", type=int, default=200_000, help="events of the event-stream step (0: skip it)")
     parser.add_argument("--live-export", action="store_true", help="the emulator generates the export as it is read")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20,000 users, 400 organizations, 50 groups")

@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--members-per-organization", type=int, default=20)
     parser.add_argument("--events", type=int, default=500, help="events of history (they make the World)")
     parser.add_argument("--plan", default="essentials")
-    parser.add_argument("--scale", type=float, default=100.0)
+    parser.add_argument("--scale", type=float, default=60.0)
     parser.add_argument("--live-export", action="store_true", help="generate the export while it is read")
     args = parser.parse_args()
     config = EmulatorConfig(
