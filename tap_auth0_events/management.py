@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import orjson
 import requests
+import requests.adapters
 import requests.auth
 import urllib3
 
@@ -60,6 +61,9 @@ MAX_RATE_LIMITED = 30  # 429s in a row on one call (each waited out) before Mana
 MAX_RATE_LIMIT_WAIT = 120.0  # the longest a 429 makes the client wait
 POLL_MIN, POLL_MAX = 1.0, 30.0  # seconds between two GET /jobs/{id} while an export runs
 READ_CHUNK = 64 * 1024
+# Connections kept open to the tenant: at least the baseline's calls in flight at once (its WORKERS),
+# or urllib3 discards one after each call ("Connection pool is full") and the next opens a new one.
+POOL_SIZE = 32
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -235,6 +239,9 @@ class ManagementApi:
         self._sleep = sleep
         self._session = session if session is not None else requests.Session()
         self._session.headers["User-Agent"] = user_agent
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._timeouts = (CONNECT_TIMEOUT, float(settings.read_timeout_seconds))
         self._max_backoff = float(settings.max_backoff_seconds)
         self.pacer = Pacer(deadline=deadline, clock=clock, sleep=sleep)

@@ -154,6 +154,16 @@ def test_pacer_believes_an_answer_that_says_tokens_are_back() -> None:
     assert [pacer.before("organization_connections") for _ in range(43)] == [0.0] * 43
 
 
+def test_the_connection_pool_holds_every_call_the_baseline_has_in_flight() -> None:
+    from tap_auth0_events.baseline import WORKERS
+    from tap_auth0_events.management import POOL_SIZE
+
+    settings = parse_settings({"api_url": "http://127.0.0.1:9", "domain": "acme.us.auth0.com", "api_token": TOKEN})
+    api = ManagementApi(settings, StaticToken(TOKEN), LOG, user_agent="t", deadline=time.monotonic() + 60)
+    assert POOL_SIZE >= WORKERS
+    assert api._session.get_adapter("http://127.0.0.1:9/api/v2/organizations")._pool_maxsize == POOL_SIZE
+
+
 def test_pacer_names_an_unknown_family() -> None:
     pacer = Pacer(deadline=time.monotonic() + 10)
     with pytest.raises(ValueError, match="unknown endpoint family 'roles'"):
