@@ -195,8 +195,9 @@ class Pacer:
                 to_reset = min(max(0.0, reset - wall), MAX_RATE_LIMIT_WAIT)
                 if to_reset > 0:
                     bucket.rate = (bucket.limit - remaining) / to_reset
-            # Slots already given out (callers still waiting for theirs) are among the calls in flight.
-            bucket.tokens, bucket.at = max(0.0, float(remaining - bucket.in_flight)), now
+            # Slots already given out (callers still waiting for theirs) are among the calls in flight:
+            # below zero, the next caller's slot comes after theirs.
+            bucket.tokens, bucket.at = float(remaining - bucket.in_flight), now
 
     def rate_limited(self, family: str, wait: float) -> None:
         """A 429: no call of this family before `wait` seconds from now (the caller waits it out)."""
