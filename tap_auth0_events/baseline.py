@@ -76,7 +76,7 @@ USER_FIELDS = (
 USERS_PER_CHECKPOINT = 5_000
 TAKE = 100  # the most a checkpoint page holds
 CHUNK = 16  # organizations or groups whose relations are read between two checkpoints
-WORKERS = 8  # per-organization and per-group calls in flight at once (the pacer keeps them in the limit)
+WORKERS = 16  # per-organization and per-group calls in flight at once (the pacer keeps them in the limit)
 # Keys of a connection's options (at any depth) that hold secrets: never written.
 SECRET_KEY = re.compile(r"secret|password|token|private|credential|configuration|^key$|_key$|cert", re.IGNORECASE)
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import orjson
 import requests
+import requests.adapters
 import requests.auth
 import urllib3
 
@@ -60,6 +61,9 @@ MAX_RATE_LIMITED = 30  # 429s in a row on one call (each waited out) before Mana
 MAX_RATE_LIMIT_WAIT = 120.0  # the longest a 429 makes the client wait
 POLL_MIN, POLL_MAX = 1.0, 30.0  # seconds between two GET /jobs/{id} while an export runs
 READ_CHUNK = 64 * 1024
+# Connections kept open to the tenant: at least the baseline's calls in flight at once (its WORKERS),
+# or urllib3 discards one after each call ("Connection pool is full") and the next opens a new one.
+POOL_SIZE = 32
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -100,6 +104,7 @@ class _Bucket:
     at: float = 0.0  # clock() of `tokens`
     rate: float | None = None  # tokens won back per second, estimated from the headers
     not_before: float = 0.0  # clock() before which no call starts (after a 429)
+    in_flight: int = 0  # calls given a slot whose answer has not been observed yet
     counts: FamilyCounts = field(default_factory=FamilyCounts)
 
     def refilled(self, when: float) -> float | None:
@@ -115,11 +120,14 @@ class Pacer:
     x-ratelimit-limit/-remaining/-reset.
 
     Auth0's limits are token buckets (burst `limit`, then a refill rate). The pacer keeps an estimate
-    of the bucket: the answer's `remaining` (the lower of it and its own estimate, since calls still in
-    flight have spent tokens the answer does not show), refilled at the rate the headers imply
-    ((limit - remaining) tokens come back by the reset). A call takes a token; with none left it waits
-    until one is back. So a baseline spends the burst at once, then runs at the refill rate: close to
-    the limit, with few 429s. Without headers there is no estimate and no wait: the 429 is the backstop.
+    of the bucket: the answer's `remaining` less the calls still in flight (they have spent tokens the
+    answer does not show), refilled at the rate the headers imply ((limit - remaining) tokens come
+    back by the reset). The answer's `remaining` replaces the estimate, higher or lower: a rate
+    underestimated from a nearly full bucket (a reset a second or two away, in whole seconds) must
+    not hold the pacer below the limit once the tenant says tokens are there. A call takes a token;
+    with none left it waits until one is back. So a baseline spends the burst at once, then runs at
+    the refill rate: close to the limit, with few 429s. Without headers there is no estimate and no
+    wait: the 429 is the backstop.
     Thread-safe: each caller reserves its slot under the lock, then sleeps outside it.
     """
 
@@ -160,6 +168,7 @@ class Pacer:
                 )
             if tokens is not None:
                 bucket.tokens, bucket.at = max(0.0, tokens - 1.0), start
+            bucket.in_flight += 1
             bucket.counts.calls += 1
             if wait > 0:
                 bucket.counts.waits += 1
@@ -175,6 +184,7 @@ class Pacer:
         reset = _whole(headers.get("x-ratelimit-reset"))
         with self._lock:
             bucket = self._bucket(family)
+            bucket.in_flight = max(0, bucket.in_flight - 1)
             now = self._clock()
             if limit is not None:
                 bucket.limit = limit
@@ -185,10 +195,9 @@ class Pacer:
                 to_reset = min(max(0.0, reset - wall), MAX_RATE_LIMIT_WAIT)
                 if to_reset > 0:
                     bucket.rate = (bucket.limit - remaining) / to_reset
-            estimate = bucket.refilled(max(now, bucket.at))
-            if estimate is None or bucket.at <= now:
-                bucket.tokens = float(remaining) if estimate is None else min(estimate, float(remaining))
-                bucket.at = now
+            # Slots already given out (callers still waiting for theirs) are among the calls in flight:
+            # below zero, the next caller's slot comes after theirs.
+            bucket.tokens, bucket.at = float(remaining - bucket.in_flight), now
 
     def rate_limited(self, family: str, wait: float) -> None:
         """A 429: no call of this family before `wait` seconds from now (the caller waits it out)."""
@@ -231,6 +240,9 @@ class ManagementApi:
         self._sleep = sleep
         self._session = session if session is not None else requests.Session()
         self._session.headers["User-Agent"] = user_agent
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._timeouts = (CONNECT_TIMEOUT, float(settings.read_timeout_seconds))
         self._max_backoff = float(settings.max_backoff_seconds)
         self.pacer = Pacer(deadline=deadline, clock=clock, sleep=sleep)
@@ -281,6 +293,7 @@ class ManagementApi:
                     timeout=self._timeouts,
                 )
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self.pacer.observe(family, {}, None)  # no answer: no longer in flight
                 failures += 1
                 why = f"{type(exc).__name__}"
                 if failures > MAX_FAILURES:

@@ -146,6 +146,30 @@ def test_pacer_gives_concurrent_callers_distinct_spaced_slots() -> None:
     assert pacer.counts()["organization_members"].calls == 40
 
 
+def test_pacer_believes_an_answer_that_says_tokens_are_back() -> None:
+    # A nearly full bucket gives a poor rate ((50 - 49) tokens by a reset one whole second away: 1/s);
+    # spending faster than that brings the estimate to nothing. Then the tenant's answers say 45 are
+    # left: with the last two calls still in flight, 43 go at once, not one a second.
+    clock = FakeClock()
+    pacer = Pacer(deadline=clock.now + 10_000, clock=clock, sleep=clock.sleep)
+    pacer.observe("organization_connections", headers(50, 49, DATE_EPOCH + 1), DATE_EPOCH)
+    waits = [pacer.before("organization_connections") for _ in range(52)]
+    assert waits[:49] == [0.0] * 49 and waits[-1] == pytest.approx(3.0)
+    for _ in range(50):
+        pacer.observe("organization_connections", headers(50, 45, DATE_EPOCH + 1), DATE_EPOCH)
+    assert [pacer.before("organization_connections") for _ in range(43)] == [0.0] * 43
+
+
+def test_the_connection_pool_holds_every_call_the_baseline_has_in_flight() -> None:
+    from tap_auth0_events.baseline import WORKERS
+    from tap_auth0_events.management import POOL_SIZE
+
+    settings = parse_settings({"api_url": "http://127.0.0.1:9", "domain": "acme.us.auth0.com", "api_token": TOKEN})
+    api = ManagementApi(settings, StaticToken(TOKEN), LOG, user_agent="t", deadline=time.monotonic() + 60)
+    assert POOL_SIZE >= WORKERS
+    assert api._session.get_adapter("http://127.0.0.1:9/api/v2/organizations")._pool_maxsize == POOL_SIZE
+
+
 def test_pacer_names_an_unknown_family() -> None:
     pacer = Pacer(deadline=time.monotonic() + 10)
     with pytest.raises(ValueError, match="unknown endpoint family 'roles'"):

@@ -103,6 +103,7 @@ class PreLog:
         self.connection_ids = sorted(connection_ids)
         self.role_ids = sorted(roles)
         self.roles = roles
+        self._groups_by_organization: dict[str, list[int]] | None = None
 
     def _rng(self, *key: object) -> random.Random:
         return random.Random(":".join(str(part) for part in (self.seed, *key)))
@@ -196,6 +197,18 @@ class PreLog:
         group["created_at"] = created
         group["updated_at"] = created
         return group
+
+    def organization_group_indexes(self, org_id: str) -> list[int]:
+        """The indexes of the pre-log groups of organization `org_id` (every group derived once, on
+        the first call: a call per organization must not derive every group again)."""
+        if self._groups_by_organization is None:
+            by_organization: dict[str, list[int]] = {}
+            for index in range(self.groups) if self.organizations else ():
+                owner = self.group(index).get("organization_id")
+                if owner is not None:
+                    by_organization.setdefault(owner, []).append(index)
+            self._groups_by_organization = by_organization
+        return self._groups_by_organization.get(org_id, [])
 
     def member_indexes(self, organization: int) -> list[int]:
         rng = self._rng("members", organization)
@@ -352,9 +365,9 @@ class Tenant:
     def organization_groups(self, org_id: str) -> list[Obj]:
         rows = {}
         prelog, adopted = self.prelog, self.world.adopted
-        for index in range(prelog.groups) if prelog.organizations else ():
+        for index in prelog.organization_group_indexes(org_id):
             group = prelog.group(index)
-            if group.get("organization_id") == org_id and group["id"] not in adopted:
+            if group["id"] not in adopted:
                 rows[group["id"]] = group
         for group in self.world.groups.values():
             if group.get("organization_id") == org_id:
