@@ -568,18 +568,21 @@ def ndjson_records(chunks: Iterable[bytes], parse: Callable[[bytes], T] = json_o
         *complete, tail = data.split(b"\n")
         yield from complete
 
-    def decode(line: bytes) -> Iterator[T]:
+    def decoded(pieces: Iterable[bytes]) -> Iterator[T]:
+        """Each line through `parse`; blank lines count for the line numbers, and yield nothing."""
         nonlocal line_number
-        line_number += 1
-        if not line.strip():
-            return
+        for line in pieces:
+            line_number += 1
+            if line.strip():
+                yield decode(line)
+
+    def decode(line: bytes) -> T:
         try:
-            value = parse(line)
+            return parse(line)
         except orjson.JSONDecodeError:
             raise ManagementUnavailableError(f"the users export's line {line_number} is not JSON") from None
         except ValueError:
             raise ManagementUnavailableError(f"the users export's line {line_number} is not a JSON object") from None
-        yield value
 
     head = b""
     for chunk in chunks:
@@ -606,19 +609,16 @@ def ndjson_records(chunks: Iterable[bytes], parse: Callable[[bytes], T] = json_o
                         inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
             except zlib.error:
                 raise ManagementUnavailableError("the users export's file is not valid gzip") from None
-        for line in lines(data):
-            yield from decode(line)
+        yield from decoded(lines(data))
     if head:  # a one-byte body
-        for line in lines(head):
-            yield from decode(line)
+        yield from decoded(lines(head))
     if inflate is not None:
-        for line in lines(inflate.flush()):
-            yield from decode(line)
+        yield from decoded(lines(inflate.flush()))
         if not inflate.eof:
             raise ManagementUnavailableError("the users export's file ends in the middle of its gzip stream")
     if tail:
         last, tail = tail, b""
-        yield from decode(last)
+        yield from decoded([last])
 
 
 class _NoAuthorization(requests.auth.AuthBase):
