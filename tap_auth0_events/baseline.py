@@ -468,10 +468,6 @@ class Baseline:
     def _record(self, name: str, read_at: str, obj: Obj) -> tuple[str, Obj]:
         stream = BASELINE_BY_NAME[name]
         key = tuple(str(_at(obj, path)) for _, path in stream.key_paths)
-        return self._keyed_record(name, read_at, key, obj)
-
-    def _keyed_record(self, name: str, read_at: str, key: tuple[str, ...], obj: Any) -> tuple[str, Obj]:
-        stream = BASELINE_BY_NAME[name]
         return stream.event_type, {
             "event_id": baseline_event_id(self.baseline_id, name, key),
             "event_type": stream.event_type,
