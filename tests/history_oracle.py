@@ -9,6 +9,12 @@ assigned < updated < deleted / removed), then event_id; arrival order plays no p
 that is not a deletion begins a version, valid over `[its time, the time of the key's next event)`;
 a deletion ends the version before it and begins none.
 
+Lives before the log: a key whose first event is not its creation existed before the log began; a
+version from BEFORE_LOG to that event holds what its `previous_object` says (None when absent).
+Cascade: a relation ends when its parent (a user, organization or group: Family.parents) is deleted
+at or after the relation's first event, after the relation's own events of that instant; after an
+ending, a relation's update begins nothing (only a creation begins a new life).
+
 Nothing here reads the warehouse: `check_*` functions take a `rows(sql)` callable and compare.
 """
 
@@ -64,6 +70,8 @@ class Family:
     # Of those, the columns compared with the generator's world too (the same reading of what the
     # world holds: the entity's object, or an organization connection's settings).
     world_columns: tuple[str, ...] = ()
+    # The entities whose deletion ends this relation: (family name, index of its id in the key).
+    parents: tuple[tuple[str, int], ...] = ()
 
     @property
     def history(self) -> str:
@@ -132,6 +140,7 @@ FAMILIES: tuple[Family, ...] = (
         "organization_members",
         "organization.member",
         (("organization_id", ("organization", "id")), ("user_id", ("user", "user_id"))),
+        parents=(("organizations", 0), ("users", 1)),
     ),
     Family(
         "organization_member_roles",
@@ -142,6 +151,7 @@ FAMILIES: tuple[Family, ...] = (
             ("role_id", ("role", "id")),
         ),
         (("role_name", lambda o: _path(o, ("role", "name"))),),
+        parents=(("organizations", 0), ("users", 1)),
     ),
     Family(
         "organization_connections",
@@ -157,18 +167,21 @@ FAMILIES: tuple[Family, ...] = (
         None,
         # The older event shape leaves is_enabled and organization_access_level out: not compared.
         ("assign_membership_on_login",),
+        parents=(("organizations", 0),),
     ),
     Family(
         "group_members",
         "group.member",
         (("group_id", ("group", "id")), ("member_id", ("member", "id"))),
         (("member_type", lambda o: _path(o, ("member", "member_type"))),),
+        parents=(("groups", 0), ("users", 1)),
     ),
     Family(
         "group_roles",
         "group.role",
         (("group_id", ("group", "id")), ("role_id", ("role", "id"))),
         (("role_name", lambda o: _path(o, ("role", "name"))),),
+        parents=(("groups", 0),),
     ),
     Family(
         "organization_group_roles",
@@ -179,12 +192,16 @@ FAMILIES: tuple[Family, ...] = (
             ("role_id", ("role", "id")),
         ),
         (("role_name", lambda o: _path(o, ("role", "name"))),),
+        parents=(("organizations", 0), ("groups", 1)),
     ),
 )
 FAMILY = {family.name: family for family in FAMILIES}
 HISTORY_MODELS = tuple(family.history for family in FAMILIES)
 DAILY_MODELS = ("daily_users", "daily_organization_members")
 STEP = {"created": 1, "added": 1, "assigned": 1, "updated": 2, "deleted": 3, "removed": 3}
+# The valid_from of a life that began before the log (the models' auth0_events_before_log()).
+BEFORE_LOG = datetime(1, 1, 1)
+CASCADE_STEP = 9  # a parent's deletion ranks after the relation's own events of the instant
 
 
 def family_of(event_type: str) -> Family | None:
@@ -201,8 +218,8 @@ class Version:
     valid_from: datetime
     valid_to: datetime | None
     event_id: str
-    event_type: str
-    payload: Obj = field(compare=False, hash=False)
+    event_type: str | None  # None: a life before the log
+    payload: Obj | None = field(compare=False, hash=False)  # None: unknown (before the log)
 
 
 @dataclass
@@ -212,9 +229,11 @@ class Change:
     time: datetime
     order: tuple[Any, ...]
     event_id: str
-    event_type: str
+    event_type: str | None
     exists: bool
-    payload: Obj
+    payload: Obj | None
+    begins: bool = False  # a creation (or the start of a life before the log)
+    previous: Obj | None = None
 
 
 class Oracle:
@@ -241,10 +260,41 @@ class Oracle:
             step = event["type"].rpartition(".")[2]
             order = (moment, updated, STEP[step], event["id"])
             exists = step not in ENDS
-            self.changes[family.name][key].append(Change(moment, order, event["id"], event["type"], exists, payload))
+            change = Change(moment, order, event["id"], event["type"], exists, payload, STEP[step] == 1)
+            change.previous = event["data"].get("previous_object")
+            self.changes[family.name][key].append(change)
         for by_key in self.changes.values():
             for changes in by_key.values():
                 changes.sort(key=lambda change: change.order)
+        # The log's first instant, as the models read it (events of the families only).
+        self.first_time = min(
+            (change.time for by_key in self.changes.values() for changes in by_key.values() for change in changes),
+            default=None,
+        )
+        self.steps = {family.name: self._steps(family) for family in FAMILIES}
+
+    def _steps(self, family: Family) -> dict[tuple[str, ...], list[Change]]:
+        """Per key its changes, with a life before the log and its parents' deletions."""
+        endings: dict[str, dict[str, list[Change]]] = {}
+        for parent, _ in family.parents:
+            endings[parent] = defaultdict(list)
+            for (parent_id,), changes in self.changes[parent].items():
+                endings[parent][parent_id] = [change for change in changes if not change.exists]
+        steps = {}
+        for key, changes in self.changes[family.name].items():
+            first = changes[0]
+            found = list(changes)
+            if not first.begins:
+                before = Change(BEFORE_LOG, (BEFORE_LOG,), first.event_id, None, True, first.previous, True)
+                found.insert(0, before)
+            for parent, index in family.parents:
+                for ending in endings[parent].get(key[index], []):
+                    if ending.time >= first.time:
+                        order = (ending.time, (0, datetime.min), CASCADE_STEP, ending.event_id)
+                        found.append(Change(ending.time, order, ending.event_id, ending.event_type, False, None))
+            found.sort(key=lambda change: change.order)
+            steps[key] = found
+        return steps
 
     @property
     def newest_time(self) -> datetime:
@@ -271,10 +321,17 @@ class Oracle:
 
     def _own_versions(self, name: str) -> list[Version]:
         found = []
-        for key, changes in sorted(self.changes[name].items()):
+        relation = bool(FAMILY[name].parents)
+        for key, changes in sorted(self.steps[name].items()):
+            alive = True
             for this, after in zip(changes, [*changes[1:], None], strict=True):
                 if not this.exists:
+                    alive = False
                     continue
+                if this.begins:
+                    alive = True
+                elif relation and not alive:
+                    continue  # an update of a relation that no longer exists
                 valid_to = None if after is None else after.time
                 if valid_to is not None and valid_to <= this.time:
                     continue  # overtaken at the same instant: in effect at no instant
@@ -293,16 +350,13 @@ class Oracle:
         return lives
 
     def state_at(self, name: str, moment: datetime) -> dict[tuple[str, ...], Obj]:
-        """What exists at `moment` (events at or before it applied): key -> the payload in effect."""
-        state = {}
-        for key, changes in self.changes[name].items():
-            applied = [change for change in changes if change.time <= moment]
-            if applied and applied[-1].exists:
-                state[key] = applied[-1].payload
-        if name == "organization_member_roles":
-            members = self.state_at("organization_members", moment)
-            state = {key: payload for key, payload in state.items() if key[:2] in members}
-        return state
+        """What exists at `moment` (events at or before it applied): key -> the payload in effect
+        ({} where unknown: a life before the log whose first event has no previous_object)."""
+        return {
+            version.key: version.payload or {}
+            for version in self.versions(name)
+            if version.valid_from <= moment and (version.valid_to is None or moment < version.valid_to)
+        }
 
     def transitions_on(self, name: str, day: date) -> tuple[int, int]:
         """How many lives of keys (runs of versions, each beginning as the one before ends) began,
@@ -317,15 +371,18 @@ class Oracle:
         for key, spans in self._lives(name).items():
             for group in {key[:width] if width else None, None}:
                 for start, end in spans:
-                    counts[group][0] += start.date() == day
+                    counts[group][0] += start != BEFORE_LOG and start.date() == day  # began on no day
                     counts[group][1] += end is not None and end.date() == day
         return {group: (began, ended) for group, (began, ended) in counts.items()}
 
     def first_day(self, name: str, width: int) -> dict[tuple[str, ...], date]:
-        """Per the first `width` key columns, the day its first life began."""
+        """Per the first `width` key columns, the day its first life began (a life before the log:
+        the log's first day)."""
         first: dict[tuple[str, ...], date] = {}
         for key, spans in self._lives(name).items():
-            day = spans[0][0].date()
+            start = spans[0][0]
+            assert self.first_time is not None
+            day = self.first_time.date() if start == BEFORE_LOG else start.date()
             first[key[:width]] = min(first.get(key[:width], day), day)
         return first
 
@@ -358,11 +415,23 @@ def snapshot(world: World, moment: datetime) -> Snapshot:
     return Snapshot(moment, copy.deepcopy(state))
 
 
-def check_oracle_against_world(oracle: Oracle, shot: Snapshot) -> None:
-    """The oracle's state at the snapshot's instant is the world's then (keys, and attributes)."""
+def seen(oracle: Oracle, family: Family, key: tuple[str, ...]) -> bool:
+    """Whether the log can tell of the key: it has events (a member's role: its membership too)."""
+    if key not in oracle.changes[family.name]:
+        return False
+    return family.name != "organization_member_roles" or key[:2] in oracle.changes["organization_members"]
+
+
+def check_oracle_against_world(oracle: Oracle, shot: Snapshot, *, log_began_later: bool = False) -> None:
+    """The oracle's state at the snapshot's instant is the world's then (keys, and attributes).
+
+    `log_began_later`: the world existed before the log; what no event tells of is left out, and
+    attributes the log cannot know (a life before the log without previous_object) are not compared."""
     for family in FAMILIES:
         state = oracle.state_at(family.name, shot.moment)
         world = shot.state[family.name]
+        if log_began_later:
+            world = {key: value for key, value in world.items() if seen(oracle, family, key)}
         assert set(state) == set(world), (
             f"oracle vs world at {shot.moment}, {family.name}: {sorted(set(state) - set(world))[:3]} extra, "
             f"{sorted(set(world) - set(state))[:3]} missing"
@@ -370,6 +439,8 @@ def check_oracle_against_world(oracle: Oracle, shot: Snapshot) -> None:
         read = dict(family.attributes)
         for column in family.world_columns:
             for key, value in world.items():
+                if log_began_later and not state[key]:
+                    continue  # unknown before the log
                 assert read[column](state[key]) == read[column](value), (family.name, key, column)
 
 
@@ -528,6 +599,7 @@ def check_daily(rows: Rows, schema: str, oracle: Oracle, when: str) -> int:
     first_event = min(parse_time(event["time"]) for event in oracle.events).date()
     assert first_day <= min(c.time for cs in oracle.changes["users"].values() for c in cs).date(), when
     assert first_day >= first_event, f"{when}: daily_users starts on {first_day}, before the first event"
+    assert oracle.first_time is not None and first_day == oracle.first_time.date(), f"{when}: the log's first day"
     want = {}
     for day in _days(first_day, last_day):
         created, deleted = oracle.transitions_on("users", day)

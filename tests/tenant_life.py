@@ -120,6 +120,7 @@ class Tenant:
             if len(getattr(self.world, FORCED[event_type])):
                 forced = event_type
         event = self.generator.next_event(time=self._stamp(), event_type=forced)
+        cascade(self.world, event)
         if event["type"] == "user.deleted":
             self.deleted_users.append(event)
         elif event["type"] == "organization.deleted":
@@ -172,3 +173,25 @@ class Tenant:
             }
         )
         return event
+
+
+def cascade(world: World, event: dict[str, Any]) -> None:
+    """What Auth0 removes with a deleted user, organization or group (the generator's world keeps
+    it): a user's memberships, member roles and group memberships; an organization's members,
+    member roles, connections and group roles; a group's members, roles and organization roles."""
+    obj = event["data"]["object"]
+    removed: list[tuple[Any, int, str]] = []
+    if event["type"] == "user.deleted":
+        removed = [(world.organization_members, 1, obj["user_id"]), (world.member_roles, 1, obj["user_id"])]
+        removed.append((world.group_members, 1, obj["user_id"]))
+    elif event["type"] == "organization.deleted":
+        removed = [(world.organization_members, 0, obj["id"]), (world.member_roles, 0, obj["id"])]
+        removed += [(world.organization_group_roles, 0, obj["id"]), (world.organization_connection_keys, 0, obj["id"])]
+        for key in [key for key in world.organization_connections if key[0] == obj["id"]]:
+            del world.organization_connections[key]
+    elif event["type"] == "group.deleted":
+        removed = [(world.group_members, 0, obj["id"]), (world.group_roles, 0, obj["id"])]
+        removed.append((world.organization_group_roles, 1, obj["id"]))
+    for relation, index, entity_id in removed:
+        for key in [key for key in relation if key[index] == entity_id]:
+            relation.discard(key)

@@ -279,22 +279,39 @@ def expected_from_worlds(worlds: list[World]) -> Expected:
     for world in worlds:
         assert world.unannounced == [], "the expectation assumes every change came as an event"
     users = {key: value for world in worlds for key, value in world.users.items()}
-    members = {pair for world in worlds for pair in world.organization_members}
+    organizations = {key: value for world in worlds for key, value in world.organizations.items()}
+    groups = {key: value for world in worlds for key, value in world.groups.items()}
+    # A deletion removes what depends on it, as in Auth0 (the generator's world keeps it).
+    members = {pair for world in worlds for pair in world.organization_members if pair[0] in organizations}
+    members = {pair for pair in members if pair[1] in users}
     return Expected(
         users=users,
-        organizations={key: value for world in worlds for key, value in world.organizations.items()},
+        organizations=organizations,
         organization_members=members,
         # Roles show for current members only (the world keeps roles of removed members).
         member_roles={key for world in worlds for key in world.member_roles if key[:2] in members},
         role_names={key: value for world in worlds for key, value in world.roles.items()},
-        groups={key: value for world in worlds for key, value in world.groups.items()},
-        group_members={pair for world in worlds for pair in world.group_members},
+        groups=groups,
+        group_members={
+            pair
+            for world in worlds
+            for pair in world.group_members
+            if pair[0] in groups and (pair[1] in users or pair[1].startswith("con_"))
+        },
         connections={key: value for world in worlds for key, value in world.enterprise_connections.items()},
         organization_connections={
-            key: value for world in worlds for key, value in world.organization_connections.items()
+            key: value
+            for world in worlds
+            for key, value in world.organization_connections.items()
+            if key[0] in organizations
         },
-        group_roles={key for world in worlds for key in world.group_roles},
-        organization_group_roles={key for world in worlds for key in world.organization_group_roles},
+        group_roles={key for world in worlds for key in world.group_roles if key[0] in groups},
+        organization_group_roles={
+            key
+            for world in worlds
+            for key in world.organization_group_roles
+            if key[0] in organizations and key[1] in groups
+        },
     )
 
 

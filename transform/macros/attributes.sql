@@ -77,18 +77,26 @@
   The body of current_group_roles and current_organization_group_roles: the keys whose newest
   event (in `int_model`) is `assigned_type`, with the assignment's columns.
 #}
-{% macro current_group_role_assignments(int_model, key_names, assigned_type) -%}
+{% macro current_group_role_assignments(int_model, history, key_names, assigned_type) -%}
+{%- set watermark_at = watermark() %}
 select
-    {{ key_names | join(',\n    ') }},
-    {{ group_role_attributes('payload') }},
-    event_time as assigned_at,
-    event_id as last_event_id,
-    applied_at
-    {{- gone_when("event_type <> '" ~ assigned_type ~ "'") }}
-from {{ int_model }}
+    {% for name in key_names %}assignments.{{ name }},
+    {% endfor -%}
+    {{ group_role_attributes('assignments.payload') }},
+    assignments.event_time as assigned_at,
+    assignments.event_id as last_event_id,
+    greatest(assignments.applied_at, in_effect.applied_at) as applied_at
+    {{- gone_when("assignments.event_type <> '" ~ assigned_type ~ "' or in_effect." ~ key_names[0] ~ " is null") }}
+from {{ int_model }} as assignments
+left join {{ in_effect(history, key_names) }} as in_effect
+    on {{ same_key(key_names, 'in_effect', 'assignments') }}
 {%- if is_incremental() %}
-where applied_at > {{ watermark() }}
+where assignments.applied_at > {{ watermark_at }}
+   or exists (
+       select 1 from ({{ history_changed(history, key_names, watermark_at) }}) as changed
+       where {{ same_key(key_names, 'changed', 'assignments') }}
+   )
 {%- else %}
-where event_type = '{{ assigned_type }}'
+where assignments.event_type = '{{ assigned_type }}' and in_effect.{{ key_names[0] }} is not null
 {%- endif %}
 {%- endmacro %}

@@ -21,10 +21,11 @@
 
 
 {#
-  history: the relation; key_names: its key; group_names: the columns counted per (none: one
-  count per day); names: (count column, started column, ended column).
+  history: the relation; kind: its kind in history_kinds(); key_names: its key; group_names:
+  the columns counted per (none: one count per day); names: (count column, started column,
+  ended column).
 #}
-{% macro daily_counts(history, key_names, group_names, names) -%}
+{% macro daily_counts(history, kind, key_names, group_names, names) -%}
 {%- set count_name, started_name, ended_name = names -%}
 {%- set groups = group_names | join(', ') -%}
 {#- The days to recompute, read when the model is compiled and written as literals (so that
@@ -37,6 +38,36 @@ with new_events as (
     where applied_at > {{ watermark() }}
     {%- endif %}
 ),
+
+{%- if is_incremental() %}
+-- New events that may be the first of their key (none of its events is older) and either not
+-- its creation (a life before the log) or older than its events already applied (which may have
+-- begun one).
+revealing as (
+    select count(*) as found
+    from {{ ref('auth0_events__int_history_events') }} as new
+    where new.kind = '{{ kind }}' and new.applied_at > {{ watermark() }}
+      and not exists (
+          select 1 from {{ ref('auth0_events__int_history_events') }} as older
+          where older.kind = new.kind
+            {%- for name in key_names %}
+            and older.key_{{ loop.index }} = new.key_{{ loop.index }}
+            {%- endfor %}
+            and older.event_time < new.event_time
+      )
+      and (
+          new.priority <> 1
+          or exists (
+              select 1 from {{ ref('auth0_events__int_history_events') }} as applied
+              where applied.kind = new.kind
+                {%- for name in key_names %}
+                and applied.key_{{ loop.index }} = new.key_{{ loop.index }}
+                {%- endfor %}
+                and applied.applied_at <= {{ watermark() }}
+          )
+      )
+),
+{%- endif %}
 
 bounds as (
     {%- if is_incremental() %}
@@ -55,8 +86,13 @@ bounds as (
                 then {{ auth0_events_day('new_events.last_time') }}
             else stored.last_day
         end as last_day,
-        -- Days before this one are unchanged.
+        -- Days before this one are unchanged, unless a new event reveals or undoes a life
+        -- before the log, which covers every day from the first.
         case
+            when revealing.found > 0 and new_events.first_time is not null
+                 and (stored.first_day is null or {{ auth0_events_day('new_events.first_time') }} < stored.first_day)
+                then {{ auth0_events_day('new_events.first_time') }}
+            when revealing.found > 0 then stored.first_day
             when stored.last_day is null or new_events.first_time is null
                 then coalesce(stored.last_day, {{ auth0_events_day('new_events.first_time') }})
             when {{ auth0_events_day('new_events.first_time') }} < stored.last_day
@@ -65,6 +101,7 @@ bounds as (
         end as start_day
     from new_events
     cross join (select min(date_day) as first_day, max(date_day) as last_day from {{ this }}) as stored
+    cross join revealing
     {%- else %}
     select
         {{ auth0_events_day('first_time') }} as first_day,
@@ -126,14 +163,19 @@ flagged as (
 
 changes as (
     select {% for name in group_names %}{{ name }}, {% endfor -%}
-        date_day, sum(started) as started, sum(ended) as ended
+        date_day, sum(started) as started, sum(before_log) as before_log, sum(ended) as ended
     from (
         select {% for name in group_names %}{{ name }}, {% endfor -%}
-            {{ auth0_events_day('valid_from') }} as date_day, 1 as started, 0 as ended
-        from flagged where starts_life = 1
+            {{ auth0_events_day('valid_from') }} as date_day, 1 as started, 0 as before_log, 0 as ended
+        from flagged where starts_life = 1 and valid_from > {{ auth0_events_before_log() }}
+        union all
+        -- A life begun before the log exists from the first day on; it began on no day.
+        select {% for name in group_names %}{{ name }}, {% endfor -%}
+            bounds.first_day as date_day, 0 as started, 1 as before_log, 0 as ended
+        from flagged cross join bounds where starts_life = 1 and valid_from = {{ auth0_events_before_log() }}
         union all
         select {% for name in group_names %}{{ name }}, {% endfor -%}
-            {{ auth0_events_day('valid_to') }} as date_day, 0 as started, 1 as ended
+            {{ auth0_events_day('valid_to') }} as date_day, 0 as started, 0 as before_log, 1 as ended
         from flagged where ends_life = 1
     ) as lives
     cross join bounds
@@ -190,7 +232,7 @@ select
     {%- endfor %}
     cast(
         coalesce({{ '(select ' ~ count_name ~ ' from carried)' if not group_names else 'carried.' ~ count_name }}, 0)
-        + sum(coalesce(changes.started, 0) - coalesce(changes.ended, 0)) over (
+        + sum(coalesce(changes.started, 0) + coalesce(changes.before_log, 0) - coalesce(changes.ended, 0)) over (
             {%- if group_names %}
             partition by {% for name in group_names %}grid.{{ name }}{{ ', ' if not loop.last }}{% endfor %}
             {%- endif %}

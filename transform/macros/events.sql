@@ -16,7 +16,8 @@
         cast(null as {{ dbt.type_string() }}) as event_type,
         cast(null as {{ dbt.type_timestamp() }}) as event_time,
         cast(null as {{ dbt.type_string() }}) as a0purpose,
-        cast(null as {{ json_type() }}) as {{ adapter.quote('object') }}
+        cast(null as {{ json_type() }}) as {{ adapter.quote('object') }},
+        cast(null as {{ json_type() }}) as previous_object
       where 1 = 0
     )
   {%- else -%}
@@ -27,7 +28,7 @@
 
 {#
   The events of several tables as one relation: event_id, event_type, event_time, the payload
-  `object`, `priority`, which orders events of the same entity stamped with the same time
+  `object`, `previous_payload` (the event's `previous_object`, where Auth0 sends it), `priority`, which orders events of the same entity stamped with the same time
   (a later step of a life cycle wins: created < updated < deleted), and `applied_at`, when a
   dbt run first saw the event (int_seen_events).
   `tables` is a list of (table name, priority) pairs. `seen_after`: only the events first seen
@@ -44,6 +45,7 @@
       raw.event_type,
       raw.event_time,
       raw.{{ adapter.quote('object') }} as payload,
+      raw.previous_object as previous_payload,
       {{ priority }} as priority,
       seen.seen_at as applied_at
     from {{ event_source(table_name) }} as raw

@@ -48,28 +48,29 @@
       'organization_member': {
           'tables': [('organization_member_added', 1), ('organization_member_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id'])],
-          'ends': 'organization.member.deleted'},
+          'ends': 'organization.member.deleted', 'parents': [('organization', 1), ('user', 2)]},
       'organization_member_role': {
           'tables': [('organization_member_role_assigned', 1), ('organization_member_role_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id']), ('role_id', ['role', 'id'])],
-          'ends': 'organization.member.role.deleted'},
+          'ends': 'organization.member.role.deleted', 'parents': [('organization', 1), ('user', 2)]},
       'organization_connection': {
           'tables': [('organization_connection_added', 1), ('organization_connection_updated', 2),
                      ('organization_connection_removed', 3)],
           'keys': [('organization_id', ['organization', 'id']), ('connection_id', ['connection', 'id'])],
-          'ends': 'organization.connection.removed', 'created_type': 'organization.connection.added'},
+          'ends': 'organization.connection.removed', 'created_type': 'organization.connection.added',
+          'parents': [('organization', 1)]},
       'group_member': {
           'tables': [('group_member_added', 1), ('group_member_deleted', 2)],
           'keys': [('group_id', ['group', 'id']), ('member_id', ['member', 'id'])],
-          'ends': 'group.member.deleted'},
+          'ends': 'group.member.deleted', 'parents': [('group', 1), ('user', 2)]},
       'group_role': {
           'tables': [('group_role_assigned', 1), ('group_role_deleted', 2)],
           'keys': [('group_id', ['group', 'id']), ('role_id', ['role', 'id'])],
-          'ends': 'group.role.deleted'},
+          'ends': 'group.role.deleted', 'parents': [('group', 1)]},
       'organization_group_role': {
           'tables': [('organization_group_role_assigned', 1), ('organization_group_role_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('group_id', ['group', 'id']), ('role_id', ['role', 'id'])],
-          'ends': 'organization.group.role.deleted'},
+          'ends': 'organization.group.role.deleted', 'parents': [('organization', 1), ('group', 2)]},
   }) }}
 {%- endmacro %}
 
@@ -93,6 +94,7 @@
         priority,
         {{ spec.get('updated_at') or 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as object_updated_at,
         payload,
+        previous_payload,
         applied_at
     from ({{ union_events(spec['tables'], seen_after=seen_after) }}) as events
     where {% for name, path in keys %}{{ json_text('payload', path) }} is not null{{ ' and ' if not loop.last }}{% endfor %}
@@ -109,24 +111,57 @@
 {%- endmacro %}
 
 
+{# The valid_from of a life that began before the log: its first event is not its creation
+   (an update, a deletion, a removal), so it existed when the log began. #}
+{% macro auth0_events_before_log() -%}
+  cast('0001-01-01 00:00:00' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
 {#
   CTEs `touched` (incremental runs only: the keys of `kind` with events seen since the model's
-  watermark, plus `extra_touched`, a select of further key tuples) and `versions`: one row per
-  version of each (touched) key, with the key columns, valid_from, valid_to, event_id,
-  event_type, object_updated_at, payload, created_at (the time of the newest `created_type`
-  event up to this version) and applied_at (the latest applied_at of the key's events).
+  watermark, the keys whose parent (`parents` in history_kinds) has a deletion seen since then,
+  plus `extra_touched`, a select of further key tuples) and `versions`: one row per version of
+  each (touched) key, with the key columns, valid_from, valid_to, event_id, event_type,
+  object_updated_at, payload, created_at (the time of the newest `created_type` event up to this
+  version) and applied_at (the latest applied_at of the events behind the key's rows).
+
+  Besides the key's own events, two more rows take part:
+  - a life before the log, when the key's first event is not its creation: it begins at
+    auth0_events_before_log(), with the payload of that event's `previous_object` (NULL where
+    Auth0 sends none: the attributes are unknown), event_id that event's, event_type NULL;
+  - the deletion of a parent (a user, organization or group) at or after the key's first event
+    ends the relation at that instant, as Auth0 removes it with its parent, whether or not an
+    event of its own follows. After such an ending, or its own, only a creation begins a new
+    life of a relation (a later update of something gone begins nothing).
   Ends with a comma-free CTE list, to be followed by more CTEs or a select.
 #}
 {% macro history_versions(kind, extra_touched=none) -%}
-  {%- set spec = history_kinds()[kind] -%}
+  {%- set kinds = history_kinds() -%}
+  {%- set spec = kinds[kind] -%}
+  {%- set parents = spec.get('parents', []) -%}
   {%- set key_names = spec['keys'] | map(attribute=0) | list -%}
   {%- set key_columns = [] -%}
   {%- for name in key_names %}{% do key_columns.append('key_' ~ loop.index ~ ' as ' ~ name) %}{% endfor -%}
+  {%- set events = ref('auth0_events__int_history_events') -%}
+  {%- set order = 'event_time, object_updated_at asc nulls first, priority, event_id' -%}
   {%- if is_incremental() %}
+  {%- set watermark_at = watermark() %}
 touched as (
     select distinct {{ key_columns | join(', ') }}
-    from {{ ref('auth0_events__int_history_events') }}
-    where kind = '{{ kind }}' and applied_at > {{ watermark() }}
+    from {{ events }}
+    where kind = '{{ kind }}' and applied_at > {{ watermark_at }}
+    {%- for parent, index in parents %}
+    union
+    select distinct {% for name in key_names %}child.key_{{ loop.index }} as {{ name }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ events }} as child
+    where child.kind = '{{ kind }}'
+      and exists (
+          select 1 from {{ events }} as ending
+          where ending.kind = '{{ parent }}' and ending.event_type = '{{ kinds[parent]['ends'] }}'
+            and ending.applied_at > {{ watermark_at }} and ending.key_1 = child.key_{{ index }}
+      )
+    {%- endfor %}
     {%- if extra_touched %}
     union
     {{ extra_touched }}
@@ -134,9 +169,10 @@ touched as (
 ),
   {%- endif %}
 
-key_events as (
-    select {{ key_columns | join(', ') }}, event_id, event_type, event_time, priority, object_updated_at, payload, applied_at
-    from {{ ref('auth0_events__int_history_events') }} as events
+own_events as (
+    select {{ key_columns | join(', ') }}, event_id, event_type, event_time, priority, object_updated_at, payload,
+           previous_payload, applied_at
+    from {{ events }} as events
     where kind = '{{ kind }}'
     {%- if is_incremental() %}
       and exists (
@@ -146,10 +182,66 @@ key_events as (
     {%- endif %}
 ),
 
-ordered as (
+first_events as (
+    select * from (
+        select own_events.*, row_number() over (partition by {{ key_names | join(', ') }} order by {{ order }}) as event_number
+        from own_events
+    ) as numbered
+    where event_number = 1
+),
+
+key_events as (
+    select {{ key_names | join(', ') }}, event_id, event_type, event_time, priority, object_updated_at, payload, applied_at
+    from own_events
+    union all
+    -- A life begun before the log (priority 0).
+    select {{ key_names | join(', ') }}, event_id, cast(null as {{ dbt.type_string() }}) as event_type,
+           {{ auth0_events_before_log() }} as event_time, 0 as priority,
+           cast(null as {{ dbt.type_timestamp() }}) as object_updated_at, previous_payload as payload, applied_at
+    from first_events
+    where priority <> 1
+    {%- for parent, index in parents %}
+    union all
+    -- Ended with its {{ parent }} (priority 9: after the key's own events of that instant).
+    select {% for name in key_names %}first_events.{{ name }}, {% endfor -%}
+           ending.event_id, ending.event_type, ending.event_time, 9 as priority,
+           cast(null as {{ dbt.type_timestamp() }}) as object_updated_at, cast(null as {{ json_type() }}) as payload,
+           ending.applied_at
+    from first_events
+    inner join {{ events }} as ending
+        on ending.kind = '{{ parent }}'
+        and ending.event_type = '{{ kinds[parent]['ends'] }}'
+        and ending.key_1 = first_events.{{ key_names[index - 1] }}
+        and ending.event_time >= first_events.event_time
+    {%- endfor %}
+),
+
+-- Beginnings (a creation, a life before the log) mark 1, endings 0, changes nothing.
+life_marks as (
     select
         key_events.*,
+        case
+            when priority <= 1 then 1
+            when priority = 9 or event_type = '{{ spec['ends'] }}' then 0
+        end as life_mark
+    from key_events
+),
+
+life_numbers as (
+    select
+        life_marks.*,
+        count(life_mark) over (
+            partition by {{ key_names | join(', ') }} order by {{ order }} rows between unbounded preceding and current row
+        ) as mark_number
+    from life_marks
+),
+
+ordered as (
+    select
+        life_numbers.*,
         lead(event_time) over key_order as valid_to,
+        -- Whether the key exists after the last beginning or ending up to this row.
+        max(life_mark) over (partition by {{ key_names | join(', ') }}, mark_number) as alive,
         {%- if spec.get('created_type') %}
         max(case when event_type = '{{ spec['created_type'] }}' then event_time end) over (
             key_order rows between unbounded preceding and current row
@@ -158,10 +250,10 @@ ordered as (
         cast(null as {{ dbt.type_timestamp() }}) as created_at,
         {%- endif %}
         max(applied_at) over (partition by {{ key_names | join(', ') }}) as key_applied_at
-    from key_events
+    from life_numbers
     window key_order as (
         partition by {{ key_names | join(', ') }}
-        order by event_time, object_updated_at asc nulls first, priority, event_id
+        order by {{ order }}
     )
 ),
 
@@ -177,7 +269,10 @@ versions as (
         created_at,
         key_applied_at as applied_at
     from ordered
-    where event_type <> '{{ spec['ends'] }}'
+    where life_mark is distinct from 0
+      {%- if parents %}
+      and coalesce(alive, 1) = 1
+      {%- endif %}
       and (valid_to is null or valid_to > event_time)
 )
 {%- endmacro %}

@@ -166,3 +166,18 @@ where newest_first = 1
     {{ return([]) }}
   {%- endif -%}
 {%- endmacro %}
+
+
+{#
+  A relation's current model agrees with its history: a key exists now when its *_history has
+  a version in effect (which a parent's deletion may have ended, though the relation's own newest
+  event is an addition). `in_effect`: that version per key, to join (key columns, applied_at);
+  `history_changed`: in an incremental run, the keys whose history was rebuilt since `watermark_at`.
+#}
+{% macro in_effect(history, key_names) -%}
+    (select {{ key_names | join(', ') }}, applied_at from {{ history }} where valid_to is null)
+{%- endmacro %}
+
+{% macro history_changed(history, key_names, watermark_at) -%}
+    select {{ key_names | join(', ') }} from {{ history }} where applied_at > {{ watermark_at }}
+{%- endmacro %}

@@ -1,19 +1,23 @@
 -- Organization memberships that exist now, with the member's roles. The newest
--- organization.member.added / .deleted event per (organization, user) decides. Deleting a user
--- or an organization does not end its memberships here (Auth0 sends organization.member.deleted
--- for that, and the emulator's world keeps them too): user_exists / organization_exists say
--- whether the user and the organization still exist. Incremental: a run recomputes the
+-- organization.member.added / .deleted event per (organization, user) decides, and deleting the
+-- user or the organization ends the membership (Auth0 removes it with them, whether or not an
+-- organization.member.deleted follows): a membership exists when organization_members_history
+-- has a version in effect. user_exists / organization_exists say whether the models know the
+-- user and the organization as existing (false for one never seen in an event). Incremental: a run recomputes the
 -- memberships whose own events, roles, user or organization changed.
 {{ config(alias='current_organization_members', materialized='incremental', unique_key=['organization_id', 'user_id'],
           incremental_strategy='replace_keys', indexes=key_indexes(['organization_id', 'user_id'])) }}
 {#- The watermark, read once for the model's several filters. #}
 {%- set watermark_at = watermark() %}
+{%- set history = ref('auth0_events__organization_members_history') %}
 with
 {%- if is_incremental() %}
 changed as (
     select organization_id, user_id
     from {{ ref('auth0_events__int_organization_memberships') }}
     where applied_at > {{ watermark_at }}
+    union
+    {{ history_changed(history, ['organization_id', 'user_id'], watermark_at) }}
     union
     select organization_id, user_id
     from {{ ref('auth0_events__int_organization_member_roles') }}
@@ -81,8 +85,9 @@ select
     coalesce(users.event_type <> 'user.deleted', false) as user_exists,
     coalesce(organizations.event_type <> 'organization.deleted', false) as organization_exists,
     memberships.event_id as last_event_id,
-    greatest(memberships.applied_at, role_loads.applied_at, users.applied_at, organizations.applied_at) as applied_at
-    {{- gone_when("memberships.event_type <> 'organization.member.added'") }}
+    greatest(memberships.applied_at, role_loads.applied_at, users.applied_at, organizations.applied_at, in_effect.applied_at)
+        as applied_at
+    {{- gone_when("memberships.event_type <> 'organization.member.added' or in_effect.organization_id is null") }}
 from memberships
 left join roles
     on roles.organization_id = memberships.organization_id
@@ -94,6 +99,8 @@ left join {{ ref('auth0_events__int_users') }} as users
     on users.user_id = memberships.user_id
 left join {{ ref('auth0_events__int_organizations') }} as organizations
     on organizations.organization_id = memberships.organization_id
+left join {{ in_effect(history, ['organization_id', 'user_id']) }} as in_effect
+    on in_effect.organization_id = memberships.organization_id and in_effect.user_id = memberships.user_id
 {%- if not is_incremental() %}
-where memberships.event_type = 'organization.member.added'
+where memberships.event_type = 'organization.member.added' and in_effect.organization_id is not null
 {%- endif %}

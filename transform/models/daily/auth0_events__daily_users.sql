@@ -3,4 +3,4 @@
 -- recomputes the days from the earliest one its new events fall on.
 {{ config(alias='daily_users', materialized='incremental', unique_key='date_day', incremental_strategy='delete+insert',
           indexes=daily_indexes(['date_day'])) }}
-{{ daily_counts(ref('auth0_events__users_history'), ['user_id'], [], ('users', 'created', 'deleted')) }}
+{{ daily_counts(ref('auth0_events__users_history'), 'user', ['user_id'], [], ('users', 'created', 'deleted')) }}
