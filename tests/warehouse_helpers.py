@@ -476,12 +476,17 @@ def check_models(rows: Rows, schema: str, expected: Expected) -> None:
     assert len(found) == len(expected.organization_connections)
 
     found = rows(f"select group_id, role_id from {schema}.current_group_roles")
-    assert len(found) == len(expected.group_roles)
-    assert set(found) == expected.group_roles, "current_group_roles differ from the world"
+    assert_same_rows("current_group_roles", found, expected.group_roles)
 
     found = rows(f"select organization_id, group_id, role_id from {schema}.current_organization_group_roles")
-    assert len(found) == len(expected.organization_group_roles)
-    assert set(found) == expected.organization_group_roles, "current_organization_group_roles differ from the world"
+    assert_same_rows("current_organization_group_roles", found, expected.organization_group_roles)
+
+
+def assert_same_rows(model: str, found: list[tuple[Any, ...]], expected: set[tuple[Any, ...]]) -> None:
+    """One row per expected key, naming a few of the rows too many and too few."""
+    assert len(found) == len(set(found)), f"{model}: a key twice"
+    extra, missing = sorted(set(found) - expected), sorted(expected - set(found))
+    assert not extra and not missing, f"{model}: {extra[:3]} should not be there, {missing[:3]} should"
 
 
 def check_scenario_outcomes(rows: Rows, schema: str, scenario: Scenario) -> None:

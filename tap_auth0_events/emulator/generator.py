@@ -1402,7 +1402,7 @@ class EventGenerator:
         def pick() -> tuple[str, str, str] | None:
             group_id = w.organization_group_ids.choice(self._rng)
             key = w.groups[group_id]["organization_id"], group_id, self._pick(self._role_ids)
-            if self._before is not None and not w.has_organization(key[0]):
+            if not w.has_organization(key[0]):
                 return None  # a group left behind by its organization's deletion
             return key
 
