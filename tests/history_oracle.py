@@ -11,7 +11,7 @@ a deletion ends the version before it and begins none.
 
 Lives before the log: a key whose first event is not its creation existed before the log began; a
 version from BEFORE_LOG to that event holds what its `previous_object` says (None when absent).
-Cascade: a relation ends when its parent (a user, organization or group: Family.parents) is deleted
+Cascade: a relation ends when its parent (a user, organization, group or connection: Family.parents) is deleted
 at or after the relation's first event, after the relation's own events of that instant; after an
 ending, a relation's update begins nothing (only a creation begins a new life).
 
@@ -167,14 +167,14 @@ FAMILIES: tuple[Family, ...] = (
         None,
         # The older event shape leaves is_enabled and organization_access_level out: not compared.
         ("assign_membership_on_login",),
-        parents=(("organizations", 0),),
+        parents=(("organizations", 0), ("connections", 1)),
     ),
     Family(
         "group_members",
         "group.member",
         (("group_id", ("group", "id")), ("member_id", ("member", "id"))),
         (("member_type", lambda o: _path(o, ("member", "member_type"))),),
-        parents=(("groups", 0), ("users", 1)),
+        parents=(("groups", 0), ("users", 1), ("connections", 1)),
     ),
     Family(
         "group_roles",

@@ -56,6 +56,7 @@ from history_oracle import (
     check_oracle_against_world,
 )
 from tenant_life import FORCED, Tenant
+from test_emulator_invariant import Replay, event_of
 from test_warehouse_postgres import HOST, PASSWORD, PORT, USER, connect_or_skip
 from warehouse_helpers import (
     INTERMEDIATE,
@@ -225,8 +226,9 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
         connection.close()
 
 
-def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
-    """tap-auth0-events | target-<engine>, from the STATE the last load left."""
+def load(warehouse: Warehouse, emulator: Emulator, tmp: Path, baseline: str = "never") -> None:
+    """tap-auth0-events | target-<engine>, from the STATE the last load left. `baseline`: the tap's
+    setting (never by default: the emulator's token has read:events only, unless it grants more)."""
     tap_config, target_config, state = tmp / "tap.json", tmp / "target.json", tmp / "state.json"
     tap_config.write_text(
         json.dumps(
@@ -237,7 +239,7 @@ def load(warehouse: Warehouse, emulator: Emulator, tmp: Path) -> None:
                 "idle_timeout_seconds": 1,
                 "read_timeout_seconds": 5,
                 "max_run_seconds": 60,
-                "baseline": "never",  # the emulator's token has read:events only
+                "baseline": baseline,
             }
         )
     )
@@ -360,6 +362,109 @@ def test_incremental_runs_equal_a_full_refresh_and_the_world(warehouse: Warehous
         assert tenant.ties >= 2, "updates of one user at the same instant were delivered"
     finally:
         emulator.stop()
+
+
+# -- the baseline ----------------------------------------------------------------------------------
+
+BASELINE_WORLD = {
+    "initial_events": 300,
+    "users_before": 120,
+    "organizations_before": 6,
+    "groups_before": 4,
+    "members_per_organization": 8,
+    "grant_read_scopes": True,  # the token may read what the baseline reads
+}
+
+
+def replay_keys(replay: Replay) -> dict[str, set[tuple[str, ...]]]:
+    """The key of every entity and relation the replayed tenant holds, per family."""
+    return {
+        "users": {(key,) for key in replay.users},
+        "organizations": {(key,) for key in replay.organizations},
+        "groups": {(key,) for key in replay.groups},
+        "connections": {(key,) for key in replay.connections},
+        "organization_members": {(org, user) for org, users in replay.members.items() for user in users},
+        "organization_member_roles": {
+            (org, user, role)
+            for org, users in replay.members.items()
+            for user, roles in users.items()
+            for role in roles
+        },
+        "organization_connections": {(org, con) for org, cons in replay.org_connections.items() for con in cons},
+        "group_members": {(group, member) for group, members in replay.group_members.items() for member in members},
+        "group_roles": {(group, role) for group, roles in replay.group_roles.items() for role in roles},
+        "organization_group_roles": {
+            (org, group, role) for (org, group), roles in replay.org_group_roles.items() for role in roles
+        },
+    }
+
+
+def model_keys(warehouse: Warehouse, table: str, where: str = "") -> dict[str, set[tuple[str, ...]]]:
+    """The keys of each family's `table` (current_{name} or {name}_history) in the models' schema."""
+    found = {}
+    for family in FAMILIES:
+        name = table.format(name=family.name)
+        rows = warehouse.rows(f"select {', '.join(family.key_columns)} from {warehouse.schema}.{name} {where}")
+        found[family.name] = set(rows)
+    return found
+
+
+def known_keys(warehouse: Warehouse) -> dict[str, set[tuple[str, ...]]]:
+    """The keys some event or baseline record names, per family: all the models can know of."""
+    return model_keys(warehouse, "{name}_history")
+
+
+def check_keys(
+    found: dict[str, set[tuple[str, ...]]],
+    truth: dict[str, set[tuple[str, ...]]],
+    when: str,
+    known: dict[str, set[tuple[str, ...]]] | None = None,
+) -> None:
+    """`found` holds exactly the keys of `truth` (of those in `known`, when given: a relation that
+    ended before the log with no event and no baseline to tell of it is unknowable)."""
+    for name, keys in truth.items():
+        if known is not None:
+            keys = keys & known[name]
+        extra, missing = sorted(found[name] - keys), sorted(keys - found[name])
+        assert not extra and not missing, f"{when}: {name}: {extra[:3]} should not be there, {missing[:3]} should"
+
+
+def test_a_baseline_makes_every_model_the_tenant_and_its_past(warehouse: Warehouse, tmp_path: Path) -> None:
+    """A first run with a baseline of a tenant with a past: every current model holds what the
+    Management API answers, the history at random instants what the world before the log replayed
+    with the events says, and incremental runs equal a full refresh, through live events and a
+    second baseline."""
+    rng = random.Random(SEED)
+    with Emulator(fast_config(**BASELINE_WORLD)) as emulator:
+        replay_from = emulator.tenant_before_log()
+        load(warehouse, emulator, tmp_path, baseline="first_run")
+        (records,) = warehouse.rows(f"select count(*) from {warehouse.schema}.baseline_users")[0:1]
+        assert records[0] > BASELINE_WORLD["users_before"] // 2, "the baseline was loaded"
+        warehouse.dbt.run(warehouse.models_env(warehouse.schema))
+        check_keys(
+            model_keys(warehouse, "current_{name}"), replay_keys(Replay(emulator.tenant())), "after the baseline"
+        )
+        check_equal_to_full_refresh(warehouse, "after the baseline")
+        for round_number in (1, 2):
+            emulator.append(rng.randrange(40, 120))
+            load(warehouse, emulator, tmp_path, baseline="now" if round_number == 2 else "never")
+            when = f"round {round_number}"
+            warehouse.dbt.run(warehouse.models_env(warehouse.schema))
+            check_keys(model_keys(warehouse, "current_{name}"), replay_keys(Replay(emulator.tenant())), when)
+            check_equal_to_full_refresh(warehouse, when)
+        # The history: what existed at random instants of the log, and before it.
+        events = [event_of(stored) for stored in emulator.log.events]
+        times = sorted({event["time"] for event in events})
+        known = known_keys(warehouse)
+        for instant in ["2000-01-01T00:00:00.000Z", *rng.sample(times, 8)]:
+            replay = Replay(replay_from)
+            for event in events:
+                if event["time"] <= instant:
+                    replay.apply(event)
+            at = f"where valid_from <= '{instant[:-1]}' and (valid_to is null or valid_to > '{instant[:-1]}')"
+            check_keys(
+                model_keys(warehouse, "{name}_history", at), replay_keys(replay), f"the history at {instant}", known
+            )
 
 
 @pytest.mark.postgres

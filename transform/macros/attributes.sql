@@ -75,9 +75,10 @@
 
 {#
   The body of current_group_roles and current_organization_group_roles: the keys whose newest
-  event (in `int_model`) is `assigned_type`, with the assignment's columns.
+  event (in `int_model`) is not `deleted_type` (an assignment, or a baseline's record of one) and
+  whose history has a version in effect, with the assignment's columns.
 #}
-{% macro current_group_role_assignments(int_model, history, key_names, assigned_type) -%}
+{% macro current_group_role_assignments(int_model, history, key_names, deleted_type) -%}
 {%- set watermark_at = watermark() %}
 select
     {% for name in key_names %}assignments.{{ name }},
@@ -86,7 +87,7 @@ select
     assignments.event_time as assigned_at,
     assignments.event_id as last_event_id,
     greatest(assignments.applied_at, in_effect.applied_at) as applied_at
-    {{- gone_when("assignments.event_type <> '" ~ assigned_type ~ "' or in_effect." ~ key_names[0] ~ " is null") }}
+    {{- gone_when("assignments.event_type = '" ~ deleted_type ~ "' or in_effect." ~ key_names[0] ~ " is null") }}
 from {{ int_model }} as assignments
 left join {{ in_effect(history, key_names) }} as in_effect
     on {{ same_key(key_names, 'in_effect', 'assignments') }}
@@ -97,6 +98,6 @@ where assignments.applied_at > {{ watermark_at }}
        where {{ same_key(key_names, 'changed', 'assignments') }}
    )
 {%- else %}
-where assignments.event_type = '{{ assigned_type }}' and in_effect.{{ key_names[0] }} is not null
+where assignments.event_type <> '{{ deleted_type }}' and in_effect.{{ key_names[0] }} is not null
 {%- endif %}
 {%- endmacro %}

@@ -31,6 +31,10 @@
   `object`, `previous_payload` (the event's `previous_object`, where Auth0 sends it), `priority`, which orders events of the same entity stamped with the same time
   (a later step of a life cycle wins: created < updated < deleted), and `applied_at`, when a
   dbt run first saw the event (int_seen_events).
+  A baseline table (baseline_users, ...: the tenant as the Management API answered, one record
+  per entity or relation, `object` in the shape of the creation event's) reads as events of
+  priority 0 (`<kind>.baseline`, stamped with the time it was read): at the same instant any
+  event wins over it, and it has no previous_payload.
   `tables` is a list of (table name, priority) pairs. `seen_after`: only the events first seen
   after this SQL expression (an incremental run's watermark); none: all of them.
   Test events ("a0purpose": "test", as POST /api/v2/event-streams/{id}/test sends them, with
@@ -45,7 +49,11 @@
       raw.event_type,
       raw.event_time,
       raw.{{ adapter.quote('object') }} as payload,
+      {%- if is_baseline_table(table_name) %}
+      cast(null as {{ json_type() }}) as previous_payload,
+      {%- else %}
       raw.previous_object as previous_payload,
+      {%- endif %}
       {{ priority }} as priority,
       seen.seen_at as applied_at
     from {{ event_source(table_name) }} as raw
@@ -81,5 +89,20 @@
       'group_member_added', 'group_member_deleted',
       'group_role_assigned', 'group_role_deleted',
       'connection_created', 'connection_updated', 'connection_deleted',
+  ] + baseline_tables()) }}
+{%- endmacro %}
+
+
+{# The baseline streams' tables (the tap's baseline: docs/baseline.md), one per kind of history_kinds(). #}
+{% macro baseline_tables() -%}
+  {{ return([
+      'baseline_users', 'baseline_organizations', 'baseline_groups', 'baseline_connections',
+      'baseline_organization_members', 'baseline_organization_member_roles', 'baseline_organization_connections',
+      'baseline_group_members', 'baseline_group_roles', 'baseline_organization_group_roles',
   ]) }}
+{%- endmacro %}
+
+
+{% macro is_baseline_table(table_name) -%}
+  {{ return(table_name.startswith('baseline_')) }}
 {%- endmacro %}

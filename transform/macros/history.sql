@@ -28,50 +28,61 @@
                              ~ to_timestamp(json_text('payload', ['created_at'])) ~ ')' -%}
   {{ return({
       'user': {
-          'tables': [('user_created', 1), ('user_updated', 2), ('user_deleted', 3)],
+          'tables': [('baseline_users', 0), ('user_created', 1), ('user_updated', 2), ('user_deleted', 3)],
           'keys': [('user_id', ['user_id'])],
           'updated_at': to_timestamp(json_text('payload', ['updated_at'])),
           'ends': 'user.deleted'},
       'organization': {
-          'tables': [('organization_created', 1), ('organization_updated', 2), ('organization_deleted', 3)],
+          'tables': [('baseline_organizations', 0), ('organization_created', 1), ('organization_updated', 2), ('organization_deleted', 3)],
           'keys': [('organization_id', ['id'])],
           'ends': 'organization.deleted', 'created_type': 'organization.created'},
       'group': {
-          'tables': [('group_created', 1), ('group_updated', 2), ('group_deleted', 3)],
+          'tables': [('baseline_groups', 0), ('group_created', 1), ('group_updated', 2), ('group_deleted', 3)],
           'keys': [('group_id', ['id'])],
           'updated_at': group_updated_at,
           'ends': 'group.deleted'},
       'connection': {
-          'tables': [('connection_created', 1), ('connection_updated', 2), ('connection_deleted', 3)],
+          'tables': [('baseline_connections', 0), ('connection_created', 1), ('connection_updated', 2), ('connection_deleted', 3)],
           'keys': [('connection_id', ['id'])],
           'ends': 'connection.deleted', 'created_type': 'connection.created'},
       'organization_member': {
-          'tables': [('organization_member_added', 1), ('organization_member_deleted', 2)],
+          'tables': [('baseline_organization_members', 0), ('organization_member_added', 1), ('organization_member_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id'])],
           'ends': 'organization.member.deleted', 'parents': [('organization', 1), ('user', 2)]},
       'organization_member_role': {
-          'tables': [('organization_member_role_assigned', 1), ('organization_member_role_deleted', 2)],
+          'tables': [('baseline_organization_member_roles', 0), ('organization_member_role_assigned', 1), ('organization_member_role_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id']), ('role_id', ['role', 'id'])],
           'ends': 'organization.member.role.deleted', 'parents': [('organization', 1), ('user', 2)]},
       'organization_connection': {
-          'tables': [('organization_connection_added', 1), ('organization_connection_updated', 2),
+          'tables': [('baseline_organization_connections', 0), ('organization_connection_added', 1), ('organization_connection_updated', 2),
                      ('organization_connection_removed', 3)],
           'keys': [('organization_id', ['organization', 'id']), ('connection_id', ['connection', 'id'])],
           'ends': 'organization.connection.removed', 'created_type': 'organization.connection.added',
-          'parents': [('organization', 1)]},
+          'parents': [('organization', 1), ('connection', 2)]},
       'group_member': {
-          'tables': [('group_member_added', 1), ('group_member_deleted', 2)],
+          'tables': [('baseline_group_members', 0), ('group_member_added', 1), ('group_member_deleted', 2)],
           'keys': [('group_id', ['group', 'id']), ('member_id', ['member', 'id'])],
-          'ends': 'group.member.deleted', 'parents': [('group', 1), ('user', 2)]},
+          'ends': 'group.member.deleted', 'parents': [('group', 1), ('user', 2), ('connection', 2)]},
       'group_role': {
-          'tables': [('group_role_assigned', 1), ('group_role_deleted', 2)],
+          'tables': [('baseline_group_roles', 0), ('group_role_assigned', 1), ('group_role_deleted', 2)],
           'keys': [('group_id', ['group', 'id']), ('role_id', ['role', 'id'])],
           'ends': 'group.role.deleted', 'parents': [('group', 1)]},
       'organization_group_role': {
-          'tables': [('organization_group_role_assigned', 1), ('organization_group_role_deleted', 2)],
+          'tables': [('baseline_organization_group_roles', 0), ('organization_group_role_assigned', 1), ('organization_group_role_deleted', 2)],
           'keys': [('organization_id', ['organization', 'id']), ('group_id', ['group', 'id']), ('role_id', ['role', 'id'])],
           'ends': 'organization.group.role.deleted', 'parents': [('organization', 1), ('group', 2)]},
   }) }}
+{%- endmacro %}
+
+
+{# The payload's updated_at that ranks events of one instant (`expression`; none: NULL), NULL for a
+   baseline record (priority 0), which any event of its instant outranks. #}
+{% macro ranking_updated_at(expression) -%}
+  {%- if expression -%}
+    case when priority = 0 then cast(null as {{ dbt.type_timestamp() }}) else {{ expression }} end
+  {%- else -%}
+    cast(null as {{ dbt.type_timestamp() }})
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -92,7 +103,7 @@
         event_type,
         event_time,
         priority,
-        {{ spec.get('updated_at') or 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as object_updated_at,
+        {{ ranking_updated_at(spec.get('updated_at')) }} as object_updated_at,
         payload,
         previous_payload,
         applied_at
@@ -130,7 +141,7 @@
   - a life before the log, when the key's first event is not its creation: it begins at
     auth0_events_before_log(), with the payload of that event's `previous_object` (NULL where
     Auth0 sends none: the attributes are unknown), event_id that event's, event_type NULL;
-  - the deletion of a parent (a user, organization or group) at or after the key's first event
+  - the deletion of a parent (a user, organization, group or connection) at or after the key's first event
     ends the relation at that instant, as Auth0 removes it with its parent, whether or not an
     event of its own follows. After such an ending, or its own, only a creation begins a new
     life of a relation (a later update of something gone begins nothing).

@@ -44,6 +44,13 @@
 {%- endmacro %}
 
 
+{# newest_events for a kind of history_kinds() (macros/history.sql): its tables, keys, updated_at, created_type. #}
+{% macro newest_events_of(kind) -%}
+  {%- set spec = history_kinds()[kind] -%}
+  {{ return(newest_events(spec['tables'], spec['keys'], updated_at=spec.get('updated_at'), created_type=spec.get('created_type'))) }}
+{%- endmacro %}
+
+
 {#
   The newest event per key among `tables` (see union_events), deletions included.
   keys: list of (column, JSON path in the payload), e.g. [('user_id', ['user_id'])].
@@ -61,7 +68,7 @@ with loaded as (
         {%- for name, path in keys %}
         {{ json_text('payload', path) }} as {{ name }},
         {%- endfor %}
-        {{ updated_at if updated_at else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }} as object_updated_at,
+        {{ ranking_updated_at(updated_at) }} as object_updated_at,
         {%- if created_type %}
         case when event_type = '{{ created_type }}' then event_time end as created_at
         {%- else %}

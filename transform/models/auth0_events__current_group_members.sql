@@ -56,7 +56,7 @@ select
     end as user_exists,
     memberships.event_id as last_event_id,
     greatest(memberships.applied_at, groups.applied_at, users.applied_at, in_effect.applied_at) as applied_at
-    {{- gone_when("memberships.event_type <> 'group.member.added' or in_effect.group_id is null") }}
+    {{- gone_when("memberships.event_type = 'group.member.deleted' or in_effect.group_id is null") }}
 from memberships
 left join {{ ref('auth0_events__int_groups') }} as groups
     on groups.group_id = memberships.group_id
@@ -65,5 +65,5 @@ left join {{ ref('auth0_events__int_users') }} as users
 left join {{ in_effect(history, ['group_id', 'member_id']) }} as in_effect
     on in_effect.group_id = memberships.group_id and in_effect.member_id = memberships.member_id
 {%- if not is_incremental() %}
-where memberships.event_type = 'group.member.added' and in_effect.group_id is not null
+where memberships.event_type <> 'group.member.deleted' and in_effect.group_id is not null
 {%- endif %}

@@ -3,4 +3,4 @@
 -- Incremental: a run replaces the pairs whose newest event changed.
 {{ config(alias='current_group_roles', materialized='incremental', unique_key=['group_id', 'role_id'], incremental_strategy='replace_keys',
           indexes=key_indexes(['group_id', 'role_id'])) }}
-{{ current_group_role_assignments(ref('auth0_events__int_group_roles'), ref('auth0_events__group_roles_history'), ['group_id', 'role_id'], 'group.role.assigned') }}
+{{ current_group_role_assignments(ref('auth0_events__int_group_roles'), ref('auth0_events__group_roles_history'), ['group_id', 'role_id'], 'group.role.deleted') }}

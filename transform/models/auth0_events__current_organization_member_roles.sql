@@ -1,5 +1,5 @@
 -- Roles current organization members hold: the newest event for (organization, user, role) is
--- an assignment, the user is a member of the organization now, and neither was deleted since
+-- an assignment (or a baseline's record of it), the user is a member of the organization now, and neither was deleted since
 -- (organization_member_roles_history has a version in effect). Incremental: a run
 -- recomputes the roles whose own newest event or whose membership changed.
 {{ config(alias='current_organization_member_roles', materialized='incremental', unique_key=['organization_id', 'user_id', 'role_id'],
@@ -44,8 +44,8 @@ select
     roles.event_time as assigned_at,
     roles.event_id as last_event_id,
     greatest(roles.applied_at, memberships.applied_at, in_effect.applied_at) as applied_at
-    {{- gone_when("roles.event_type <> 'organization.member.role.assigned' "
-                  "or memberships.event_type is distinct from 'organization.member.added' "
+    {{- gone_when("roles.event_type = 'organization.member.role.deleted' "
+                  "or coalesce(memberships.event_type, 'organization.member.deleted') = 'organization.member.deleted' "
                   "or in_effect.organization_id is null") }}
 from roles
 left join {{ ref('auth0_events__int_organization_memberships') }} as memberships
@@ -56,7 +56,7 @@ left join {{ in_effect(history, ['organization_id', 'user_id', 'role_id']) }} as
     and in_effect.user_id = roles.user_id
     and in_effect.role_id = roles.role_id
 {%- if not is_incremental() %}
-where roles.event_type = 'organization.member.role.assigned'
-  and memberships.event_type = 'organization.member.added'
+where roles.event_type <> 'organization.member.role.deleted'
+  and memberships.event_type <> 'organization.member.deleted'
   and in_effect.organization_id is not null
 {%- endif %}

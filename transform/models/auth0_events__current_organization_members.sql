@@ -87,7 +87,7 @@ select
     memberships.event_id as last_event_id,
     greatest(memberships.applied_at, role_loads.applied_at, users.applied_at, organizations.applied_at, in_effect.applied_at)
         as applied_at
-    {{- gone_when("memberships.event_type <> 'organization.member.added' or in_effect.organization_id is null") }}
+    {{- gone_when("memberships.event_type = 'organization.member.deleted' or in_effect.organization_id is null") }}
 from memberships
 left join roles
     on roles.organization_id = memberships.organization_id
@@ -102,5 +102,5 @@ left join {{ ref('auth0_events__int_organizations') }} as organizations
 left join {{ in_effect(history, ['organization_id', 'user_id']) }} as in_effect
     on in_effect.organization_id = memberships.organization_id and in_effect.user_id = memberships.user_id
 {%- if not is_incremental() %}
-where memberships.event_type = 'organization.member.added' and in_effect.organization_id is not null
+where memberships.event_type <> 'organization.member.deleted' and in_effect.organization_id is not null
 {%- endif %}

@@ -3,8 +3,4 @@
 -- newest connection.created (when its current life began). Incremental.
 {{ config(alias='int_connections', materialized='incremental', unique_key='connection_id', incremental_strategy='delete+insert',
           indexes=key_indexes(['connection_id'])) }}
-{{ newest_events(
-    [('connection_created', 1), ('connection_updated', 2), ('connection_deleted', 3)],
-    keys=[('connection_id', ['id'])],
-    created_type='connection.created',
-) }}
+{{ newest_events_of('connection') }}

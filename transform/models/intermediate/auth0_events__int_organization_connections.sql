@@ -3,8 +3,4 @@
 -- created_at, the time of the newest organization.connection.added. Incremental.
 {{ config(alias='int_organization_connections', materialized='incremental', unique_key=['organization_id', 'connection_id'],
           incremental_strategy='delete+insert', indexes=key_indexes(['organization_id', 'connection_id'])) }}
-{{ newest_events(
-    [('organization_connection_added', 1), ('organization_connection_updated', 2), ('organization_connection_removed', 3)],
-    keys=[('organization_id', ['organization', 'id']), ('connection_id', ['connection', 'id'])],
-    created_type='organization.connection.added',
-) }}
+{{ newest_events_of('organization_connection') }}

@@ -2,7 +2,4 @@
 -- stamped with the same time as an addition wins. Incremental.
 {{ config(alias='int_organization_memberships', materialized='incremental', unique_key=['organization_id', 'user_id'],
           incremental_strategy='delete+insert', indexes=key_indexes(['organization_id', 'user_id'], lookups=['user_id'])) }}
-{{ newest_events(
-    [('organization_member_added', 1), ('organization_member_deleted', 2)],
-    keys=[('organization_id', ['organization', 'id']), ('user_id', ['user', 'user_id'])],
-) }}
+{{ newest_events_of('organization_member') }}

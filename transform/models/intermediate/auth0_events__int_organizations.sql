@@ -3,8 +3,4 @@
 -- newest organization.created (when its current life began). Incremental.
 {{ config(alias='int_organizations', materialized='incremental', unique_key='organization_id', incremental_strategy='delete+insert',
           indexes=key_indexes(['organization_id'])) }}
-{{ newest_events(
-    [('organization_created', 1), ('organization_updated', 2), ('organization_deleted', 3)],
-    keys=[('organization_id', ['id'])],
-    created_type='organization.created',
-) }}
+{{ newest_events_of('organization') }}
