@@ -176,9 +176,10 @@ class Tenant:
 
 
 def cascade(world: World, event: dict[str, Any]) -> None:
-    """What Auth0 removes with a deleted user, organization or group (the generator's world keeps
-    it): a user's memberships, member roles and group memberships; an organization's members,
-    member roles, connections and group roles; a group's members, roles and organization roles."""
+    """What Auth0 removes with a deleted user, organization, group or connection (the generator's
+    world keeps it): a user's memberships, member roles and group memberships; an organization's
+    members, member roles, connections and group roles; a group's members, roles and organization
+    roles; a connection's organization connections and group memberships."""
     obj = event["data"]["object"]
     removed: list[tuple[Any, int, str]] = []
     if event["type"] == "user.deleted":
@@ -192,6 +193,10 @@ def cascade(world: World, event: dict[str, Any]) -> None:
     elif event["type"] == "group.deleted":
         removed = [(world.group_members, 0, obj["id"]), (world.group_roles, 0, obj["id"])]
         removed.append((world.organization_group_roles, 1, obj["id"]))
+    elif event["type"] == "connection.deleted":
+        removed = [(world.group_members, 1, obj["id"]), (world.organization_connection_keys, 1, obj["id"])]
+        for key in [key for key in world.organization_connections if key[1] == obj["id"]]:
+            del world.organization_connections[key]
     for relation, index, entity_id in removed:
         for key in [key for key in relation if key[index] == entity_id]:
             relation.discard(key)

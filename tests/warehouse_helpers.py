@@ -281,6 +281,7 @@ def expected_from_worlds(worlds: list[World]) -> Expected:
     users = {key: value for world in worlds for key, value in world.users.items()}
     organizations = {key: value for world in worlds for key, value in world.organizations.items()}
     groups = {key: value for world in worlds for key, value in world.groups.items()}
+    connections = {key for world in worlds for key in (*world.connections, *world.enterprise_connections)}
     # A deletion removes what depends on it, as in Auth0 (the generator's world keeps it).
     members = {pair for world in worlds for pair in world.organization_members if pair[0] in organizations}
     members = {pair for pair in members if pair[1] in users}
@@ -296,14 +297,14 @@ def expected_from_worlds(worlds: list[World]) -> Expected:
             pair
             for world in worlds
             for pair in world.group_members
-            if pair[0] in groups and (pair[1] in users or pair[1].startswith("con_"))
+            if pair[0] in groups and (pair[1] in users or pair[1] in connections)
         },
         connections={key: value for world in worlds for key, value in world.enterprise_connections.items()},
         organization_connections={
             key: value
             for world in worlds
             for key, value in world.organization_connections.items()
-            if key[0] in organizations
+            if key[0] in organizations and key[1] in connections
         },
         group_roles={key for world in worlds for key in world.group_roles if key[0] in groups},
         organization_group_roles={
