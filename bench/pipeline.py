@@ -14,6 +14,12 @@ user runs it, as a fresh process tree:
   floor:duckdb      read_json of the tap's records into one typed table per stream
   floor:postgres    COPY of the same records into a jsonb staging table, then typed tables
 
+The baseline case (--baseline-users / --baseline-organizations / --baseline-groups): the emulator
+also has that world before its first event and grants the Management API's read scopes, and the
+first `meltano run` of each engine reads the tenant's baseline (`baseline: first_run`) before the
+events; its stage reports the baseline rows loaded. Without it every run has `baseline: never`
+(the emulator's tokens then hold read:events only, as a new application's do).
+
 Per stage: wall seconds, events/s, CPU seconds of the whole process tree (user+sys, from wait4
 through GNU time), the peak RSS of each process of the tree (psutil, polled every 50 ms: the
 largest is also checked against GNU time's exact maximum over the tree). dbt is run directly
@@ -24,6 +30,8 @@ smallest history to the largest, at most a quarter of a full refresh at the larg
 
     bash bench/pipeline.sh                         # the documented command
     bash bench/pipeline.sh --events 200000 --stages tap,meltano:duckdb
+    bash bench/pipeline.sh --events 200000 --baseline-users 1000000 --baseline-organizations 16000 \
+        --stages meltano:duckdb,dbt:duckdb:full,meltano:duckdb:+new,dbt:duckdb:incremental
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import ENV, START, TIME, TOKEN, EmulatorProcess
 
+from tap_auth0_events.baseline_streams import BASELINE_STREAMS
 from tap_auth0_events.event_types import STREAM_KEYS, stream_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +71,7 @@ PLUGINS = ROOT / ".meltano"
 NEW_EVENTS = 1000
 # The loader's tables (one per stream), not the models beside them in the schema.
 RAW_TABLES = frozenset(stream_name(key) for key in STREAM_KEYS)
+BASELINE_TABLES = tuple(stream.name for stream in BASELINE_STREAMS)
 SETTINGS: dict[str, str] = {}  # --set
 LIMITS = {"max_rss_mb": 8000.0}  # --max-rss-mb
 STAGES = (
@@ -233,7 +243,7 @@ def _peaks(result: Result) -> str:
 # -- the stages --------------------------------------------------------------------------------------
 
 
-def meltano_env(workdir: Path, emu: EmulatorProcess, extra: dict[str, str]) -> dict[str, str]:
+def meltano_env(workdir: Path, emu: EmulatorProcess, extra: dict[str, str], baseline: bool) -> dict[str, str]:
     env = {
         key: value
         for key, value in ENV.items()
@@ -250,6 +260,9 @@ def meltano_env(workdir: Path, emu: EmulatorProcess, extra: dict[str, str]) -> d
             # A loaded machine can stall the emulator for more than 1 s (the run would end early as
             # caught up): the tap waits 5 s, included in each Meltano stage's time.
             "TAP_AUTH0_EVENTS_IDLE_TIMEOUT_SECONDS": "5",
+            # The baseline case reads the emulator's world before the log on the first run (the
+            # whole of it: the default allows half of max_run_seconds); otherwise no baseline.
+            "TAP_AUTH0_EVENTS_BASELINE": "first_run" if baseline else "never",
             "DBT_TARGET_PATH": str(workdir / "dbt-target"),
             "DBT_LOG_PATH": str(workdir / "dbt-logs"),
             "DBT_USE_COLORS": "false",
@@ -329,14 +342,67 @@ def check_loaded(
     print(f"  ({engine}: {loaded:,} events in the raw tables, as expected)", flush=True)
 
 
+def baseline_rows(engine: str, events: int, workdir: Path, args: argparse.Namespace) -> dict[str, int]:
+    """Rows in each baseline_* table: what the first run's baseline loaded."""
+    if engine == "duckdb":
+        import duckdb
+
+        connection = duckdb.connect(str(workdir / f"warehouse-{events}.duckdb"), read_only=True)
+        try:
+            found = {
+                name
+                for (name,) in connection.execute(
+                    "select table_name from information_schema.tables where table_schema = 'auth0_events'"
+                ).fetchall()
+            }
+            return {
+                t: connection.execute(f'select count(*) from auth0_events."{t}"').fetchone()[0]
+                for t in BASELINE_TABLES
+                if t in found
+            }
+        finally:
+            connection.close()
+    import psycopg
+
+    with psycopg.connect(**pg_conninfo(args)) as connection:
+        found = {
+            name
+            for (name,) in connection.execute(
+                "select table_name from information_schema.tables where table_schema = %s", [args.pg_schema]
+            ).fetchall()
+        }
+        return {
+            t: connection.execute(f'select count(*) from "{args.pg_schema}"."{t}"').fetchone()[0]
+            for t in BASELINE_TABLES
+            if t in found
+        }
+
+
 def append_events(emu: EmulatorProcess, count: int) -> None:
     response = requests.post(f"{emu.url}/_emulator/append", json={"count": count}, timeout=60)
     response.raise_for_status()
 
 
 def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: Path) -> list[Result]:
-    print(f"{events:,} events: generating the emulator's backlog", flush=True)
-    emu = EmulatorProcess(events, workdir)
+    baseline = bool(args.baseline_users or args.baseline_organizations or args.baseline_groups)
+    world = (
+        [
+            "--users-before",
+            str(args.baseline_users),
+            "--organizations-before",
+            str(args.baseline_organizations),
+            "--groups-before",
+            str(args.baseline_groups),
+            "--grant-read-scopes",
+        ]
+        if baseline
+        else []
+    )
+    print(
+        f"{events:,} events{' and a world before them' if baseline else ''}: generating the emulator's backlog",
+        flush=True,
+    )
+    emu = EmulatorProcess(events, workdir, tuple(world))
     print(f"  (generated in {emu.generation_seconds:.0f} s; load average {os.getloadavg()[0]:.2f})", flush=True)
     results: list[Result] = []
     records = workdir / f"records-{events}.jsonl"
@@ -345,7 +411,15 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
         if "tap" in stages or any(stage.startswith("floor") for stage in stages):
             config = workdir / "tap-config.json"
             config.write_text(
-                json.dumps({"api_url": emu.url, "api_token": TOKEN, "start_date": START, "idle_timeout_seconds": 1})
+                json.dumps(
+                    {
+                        "api_url": emu.url,
+                        "api_token": TOKEN,
+                        "start_date": START,
+                        "idle_timeout_seconds": 1,
+                        "baseline": "first_run" if baseline else "never",
+                    }
+                )
             )
             argv = [
                 "bash",
@@ -364,12 +438,18 @@ def run_size(events: int, stages: list[str], args: argparse.Namespace, workdir: 
             # Meltano's state per engine and size: a run must not resume from another emulator's offset.
             home = workdir / f"{engine}-{events}"
             home.mkdir(exist_ok=True)
-            env = meltano_env(home, emu, warehouse(engine, events, workdir, args))
+            env = meltano_env(home, emu, warehouse(engine, events, workdir, args), baseline)
             pipeline = [str(BIN / "meltano"), "--log-level=warning", "run", "tap-auth0-events", f"target-{engine}"]
             try:
                 if f"meltano:{engine}" in stages:
                     results.append(measure(f"meltano:{engine}", total, pipeline, workdir, env))
                     check_loaded(engine, events, workdir, args, total, emu)
+                    if baseline:
+                        rows = baseline_rows(engine, events, workdir, args)
+                        results[-1].note = f"with the baseline: {sum(rows.values()):,} rows" + (
+                            f"; {results[-1].note}" if results[-1].note else ""
+                        )
+                        print(f"  ({engine}: baseline rows {rows})", flush=True)
                 if f"dbt:{engine}:full" in stages:
                     results.append(
                         measure(
@@ -592,6 +672,19 @@ def main() -> None:
         type=int,
         default=3,
         help="rounds of 1,000 new events, loaded, then an incremental dbt run, per engine and size (default 3)",
+    )
+    parser.add_argument(
+        "--baseline-users",
+        type=int,
+        default=0,
+        help="the baseline case: users before the first event (the first run of each engine reads them)",
+    )
+    parser.add_argument("--baseline-organizations", type=int, default=0, help="the baseline case: organizations")
+    parser.add_argument(
+        "--baseline-groups",
+        type=int,
+        default=0,
+        help="the baseline case: groups (e.g. 1000 beside 16,000 organizations)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     parser.add_argument(

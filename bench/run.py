@@ -159,7 +159,7 @@ class EmulatorProcess:
     # them out and read fewer events), so that every tap reads the same events.
     left_out: tuple[str, ...] = ()
 
-    def __init__(self, events: int, workdir: Path) -> None:
+    def __init__(self, events: int, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.events = events
         self.deselected = 0  # --filtered: events of the type tap[filtered]'s catalog leaves out
         EmulatorProcess.started_count += 1
@@ -186,6 +186,7 @@ class EmulatorProcess:
                 "--port-file",
                 str(port_file),
                 *(["--unsupported-types", ",".join(self.left_out)] if self.left_out else []),
+                *extra_args,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
