@@ -513,11 +513,12 @@ def test_bare_events_carry_neither_context_nor_previous_object_and_change_nothin
     assert EventGenerator(seed=11, bare_share=0.0).generate(500) == EventGenerator(seed=11).generate(500)
 
 
-# sha256 over orjson.dumps of each event: 3,000 random events, then three forced ones. Taken before the
-# generator learnt the world before the log; without one the stream must stay byte for byte the same.
+# sha256 over orjson.dumps of each event: 3,000 random events, then three forced ones. Taken again when
+# organization.group.role.assigned stopped picking groups of deleted organizations (session 9, a fix);
+# otherwise the stream must stay byte for byte the same.
 DEFAULT_STREAM_DIGESTS = {
-    0: "f2a20edc3681d78e15234df8baa4438487d2b973647feae452f7980f37909556",
-    7: "877ca1ddf1157b8b124b693be7584d609ac8eab3292ee96d3cf710083d13875c",
+    0: "bedbc2211483bfda29a2779a13975b13fd6df8a43d0b80ea6b937df4b3ab82be",
+    7: "df642484d672116c63d9688c2cddf507ce0499e0bcf787559b8a0ace7acce7ef",
 }
 
 
