@@ -93,13 +93,16 @@
 {%- endmacro %}
 
 
-{# The baseline streams' tables (the tap's baseline: docs/baseline.md), one per kind of history_kinds(). #}
+{# The baseline streams' tables (the tap's baseline: docs/baseline.md), one per kind of history_kinds(),
+   as its tables list them. #}
 {% macro baseline_tables() -%}
-  {{ return([
-      'baseline_users', 'baseline_organizations', 'baseline_groups', 'baseline_connections',
-      'baseline_organization_members', 'baseline_organization_member_roles', 'baseline_organization_connections',
-      'baseline_group_members', 'baseline_group_roles', 'baseline_organization_group_roles',
-  ]) }}
+  {%- set found = [] -%}
+  {%- for spec in history_kinds().values() -%}
+    {%- for table_name, priority in spec['tables'] if is_baseline_table(table_name) -%}
+      {%- do found.append(table_name) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {{ return(found) }}
 {%- endmacro %}
 
 
