@@ -267,10 +267,23 @@ class Baseline:
             size = CHUNK if related is not None else max(1, len(items))
             for start in range(0, len(items), size):
                 chunk = items[start : start + size]
-                records = self._page_records(read, page.date, chunk)
-                if related is not None:
-                    for more in self.api.concurrent(related, chunk, WORKERS):
-                        records.extend(more)
+                if related is None:
+                    records = self._page_records(read, page.date, chunk)
+                else:
+                    records, done = [], 0
+                    try:
+                        for item, more in zip(chunk, self.api.concurrent(related, chunk, WORKERS), strict=True):
+                            records.extend(self._page_records(read, page.date, [item]))
+                            records.extend(more)
+                            done += 1
+                    except OutOfTimeError:
+                        # Out of time within the chunk: keep the items whose relations are all read,
+                        # so that a run short of rate-limit budget still moves on.
+                        if done:
+                            yield self._emit(records)
+                            state["next"], state["done_through"] = cursor, str(chunk[done - 1].get("id"))
+                            yield self._checkpoint()
+                        raise
                 if records:
                     yield self._emit(records)
                 if start + size < len(items):
@@ -281,8 +294,10 @@ class Baseline:
             state.pop("done_through", None)
             state["next"] = cursor = page.next
             if page.next is None:
-                state["done"], state["completed_at"] = True, page.date
-                completions = self._completions(read, page.date)
+                # The last page's relations were answered after it: the read ends with the latest answer.
+                completed_at = max(page.date, self.api.last_date)
+                state["done"], state["completed_at"] = True, completed_at
+                completions = self._completions(read, completed_at)
                 if completions:
                     yield Emit(completions)
             yield self._checkpoint()
