@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -429,11 +430,26 @@ def check_keys(
         assert not extra and not missing, f"{when}: {name}: {extra[:3]} should not be there, {missing[:3]} should"
 
 
+# Deletions the log misses in the second round: only the baseline after them can tell of them.
+LOST = [
+    "user.deleted",
+    "organization.deleted",
+    "organization.member.deleted",
+    "organization.member.role.deleted",
+    "organization.connection.removed",
+    "group.deleted",
+    "group.member.deleted",
+    "group.role.deleted",
+    "organization.group.role.deleted",
+    "connection.deleted",
+]
+
+
 def test_a_baseline_makes_every_model_the_tenant_and_its_past(warehouse: Warehouse, tmp_path: Path) -> None:
     """A first run with a baseline of a tenant with a past: every current model holds what the
     Management API answers, the history at random instants what the world before the log replayed
-    with the events says, and incremental runs equal a full refresh, through live events and a
-    second baseline."""
+    with the events says, and incremental runs equal a full refresh, through live events, deletions
+    the log missed, a second baseline that reconciles them, and live events after it."""
     rng = random.Random(SEED)
     with Emulator(fast_config(**BASELINE_WORLD)) as emulator:
         replay_from = emulator.tenant_before_log()
@@ -445,26 +461,52 @@ def test_a_baseline_makes_every_model_the_tenant_and_its_past(warehouse: Warehou
             model_keys(warehouse, "current_{name}"), replay_keys(Replay(emulator.tenant())), "after the baseline"
         )
         check_equal_to_full_refresh(warehouse, "after the baseline")
-        for round_number in (1, 2):
+        lost: list[dict[str, Any]] = []
+        for round_number in (1, 2, 3):
             emulator.append(rng.randrange(40, 120))
+            if round_number == 2:
+                before = emulator.tenant()
+                lost = [event for event_type in LOST for event in emulator.lose(event_type)]
+                assert emulator.tenant() != before, "the lost deletions changed the tenant"
+                # The baseline's started_at is Auth0's Date (whole seconds): start it in a later
+                # second than the events, so that none of them falls within its read.
+                time.sleep(1.1)
             load(warehouse, emulator, tmp_path, baseline="now" if round_number == 2 else "never")
             when = f"round {round_number}"
             warehouse.dbt.run(warehouse.models_env(warehouse.schema))
             check_keys(model_keys(warehouse, "current_{name}"), replay_keys(Replay(emulator.tenant())), when)
             check_equal_to_full_refresh(warehouse, when)
-        # The history: what existed at random instants of the log, and before it.
-        events = [event_of(stored) for stored in emulator.log.events]
-        times = sorted({event["time"] for event in events})
+        # The second baseline closed what the lost deletions removed, as found by reconciliation.
+        (started,) = warehouse.rows(f"select max(started_at) from {warehouse.schema}.baselines")[0]
+        reconciled = warehouse.rows(
+            f"select count(*) from {warehouse.schema}.users_history where ended_by_reconciliation"
+            f" and valid_to = (select max(started_at) from {warehouse.schema}.baselines)"
+        )
+        assert reconciled[0][0] >= 1, "the user deleted without an event was closed by reconciliation"
+        # The history: what existed at random instants of the log, and before it; a lost deletion
+        # counts from the start of the baseline that found it.
+        second_baseline = stamp(started)
+        timeline = sorted(
+            [(event["time"], event) for event in (event_of(stored) for stored in emulator.log.events)]
+            + [(second_baseline, event) for event in lost],
+            key=lambda pair: pair[0],
+        )
+        times = sorted({moment for moment, _ in timeline})
         known = known_keys(warehouse)
-        for instant in ["2000-01-01T00:00:00.000Z", *rng.sample(times, 8)]:
+        for instant in ["2000-01-01T00:00:00.000Z", second_baseline, *rng.sample(times, 8)]:
             replay = Replay(replay_from)
-            for event in events:
-                if event["time"] <= instant:
+            for moment, event in timeline:
+                if moment <= instant:
                     replay.apply(event)
             at = f"where valid_from <= '{instant[:-1]}' and (valid_to is null or valid_to > '{instant[:-1]}')"
             check_keys(
                 model_keys(warehouse, "{name}_history", at), replay_keys(replay), f"the history at {instant}", known
             )
+
+
+def stamp(moment: datetime) -> str:
+    """A warehouse timestamp (UTC) as the events write their time: 2026-12-07T17:22:46.123Z."""
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @pytest.mark.postgres

@@ -74,6 +74,7 @@ INTERMEDIATE = (
     "int_group_roles",
     "int_organization_group_roles",
     "int_history_events",
+    "int_baselines",
 )
 # Variables from the developer's shell that would change what a test run does.
 _FOREIGN_PREFIXES = ("TAP_AUTH0_EVENTS_", "TARGET_DUCKDB_", "TARGET_POSTGRES_", "DBT_", "MELTANO_")

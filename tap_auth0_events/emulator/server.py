@@ -312,6 +312,16 @@ class Emulator:
     def _next_moment(self) -> datetime:
         return max(datetime.now(timezone.utc), self._last_moment + timedelta(milliseconds=1))
 
+    def lose(self, event_type: str, count: int = 1) -> list[dict[str, Any]]:
+        """Change the tenant as `count` events of `event_type` happening now would, but never
+        deliver them: changes the log missed (only a later baseline tells of them). The events."""
+        with self._lock:
+            lost = []
+            for _ in range(count):
+                self._last_moment = self._next_moment()
+                lost.append(self._generator.next_event(time=self._last_moment, event_type=event_type))
+            return lost
+
     def append_event(self, event: dict[str, Any]) -> StoredEvent:
         """Append a hand-made CloudEvent verbatim (for odd payloads: huge, non-ASCII, ...)."""
         with self._lock:

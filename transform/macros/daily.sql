@@ -32,11 +32,20 @@
     the reads of the stored rows below use their indexes or zone maps). -#}
 {%- set bounds_query -%}
 with new_events as (
+    -- The new events, and the start of each baseline completed since (its reconciliation closes
+    -- lives then).
     select min(event_time) as first_time, max(event_time) as last_time
-    from {{ ref('auth0_events__int_history_events') }}
-    {%- if is_incremental() %}
-    where applied_at > {{ watermark() }}
-    {%- endif %}
+    from (
+        select event_time from {{ ref('auth0_events__int_history_events') }}
+        {%- if is_incremental() %}
+        where applied_at > {{ watermark() }}
+        {%- endif %}
+        union all
+        select started_at as event_time from {{ ref('auth0_events__int_baselines') }}
+        {%- if is_incremental() %}
+        where applied_at > {{ watermark() }}
+        {%- endif %}
+    ) as changes
 ),
 
 {%- if is_incremental() %}

@@ -96,10 +96,17 @@
 {# The baseline streams' tables (the tap's baseline: docs/baseline.md), one per kind of history_kinds(),
    as its tables list them. #}
 {% macro baseline_tables() -%}
-  {%- set found = [] -%}
-  {%- for spec in history_kinds().values() -%}
+  {{ return(baseline_kinds().keys() | list) }}
+{%- endmacro %}
+
+
+{# Each baseline table with the kind of history_kinds() whose records it holds, e.g.
+   {'baseline_users': 'user', ...}. #}
+{% macro baseline_kinds() -%}
+  {%- set found = {} -%}
+  {%- for kind, spec in history_kinds().items() -%}
     {%- for table_name, priority in spec['tables'] if is_baseline_table(table_name) -%}
-      {%- do found.append(table_name) -%}
+      {%- do found.update({table_name: kind}) -%}
     {%- endfor -%}
   {%- endfor -%}
   {{ return(found) }}
@@ -108,4 +115,24 @@
 
 {% macro is_baseline_table(table_name) -%}
   {{ return(table_name.startswith('baseline_')) }}
+{%- endmacro %}
+
+
+{# The `baselines` table (one row per baseline stream whose read completed), or an empty relation of
+   its shape when the loader has not created it (no baseline yet, or the stream is not selected). #}
+{% macro baselines_source() -%}
+  {%- set relation = source('auth0_events', 'baselines') -%}
+  {%- if execute and load_relation(relation) is none -%}
+    (
+      select
+        cast(null as {{ dbt.type_string() }}) as baseline_id,
+        cast(null as {{ dbt.type_string() }}) as stream,
+        cast(null as {{ dbt.type_timestamp() }}) as started_at,
+        cast(null as {{ dbt.type_timestamp() }}) as completed_at,
+        cast(null as bigint) as records
+      where 1 = 0
+    )
+  {%- else -%}
+    {{ relation }}
+  {%- endif -%}
 {%- endmacro %}

@@ -135,16 +135,21 @@
   plus `extra_touched`, a select of further key tuples) and `versions`: one row per version of
   each (touched) key, with the key columns, valid_from, valid_to, event_id, event_type,
   object_updated_at, payload, created_at (the time of the newest `created_type` event up to this
-  version) and applied_at (the latest applied_at of the events behind the key's rows).
+  version), ended_by_reconciliation (valid_to is a reconciliation's, below) and applied_at (the
+  latest applied_at of the events behind the key's rows).
 
-  Besides the key's own events, two more rows take part:
+  Besides the key's own events, three more rows take part:
   - a life before the log, when the key's first event is not its creation: it begins at
     auth0_events_before_log(), with the payload of that event's `previous_object` (NULL where
     Auth0 sends none: the attributes are unknown), event_id that event's, event_type NULL;
   - the deletion of a parent (a user, organization, group or connection) at or after the key's first event
     ends the relation at that instant, as Auth0 removes it with its parent, whether or not an
     event of its own follows. After such an ending, or its own, only a creation begins a new
-    life of a relation (a later update of something gone begins nothing).
+    life of a relation (a later update of something gone begins nothing);
+  - reconciliation: a complete baseline stream of the kind (int_baselines) that holds no record
+    of a key known before its started_at, with no event of the key and no parent's deletion
+    during its read, ends the key's life at started_at (event_id 'rc_' || baseline_id, event_type
+    '<kind>.reconciled', no payload; nothing is added to int_history_events).
   Ends with a comma-free CTE list, to be followed by more CTEs or a select.
 #}
 {% macro history_versions(kind, extra_touched=none) -%}
@@ -155,6 +160,7 @@
   {%- set key_columns = [] -%}
   {%- for name in key_names %}{% do key_columns.append('key_' ~ loop.index ~ ' as ' ~ name) %}{% endfor -%}
   {%- set events = ref('auth0_events__int_history_events') -%}
+  {%- set baselines = ref('auth0_events__int_baselines') -%}
   {%- set order = 'event_time, object_updated_at asc nulls first, priority, event_id' -%}
   {%- if is_incremental() %}
   {%- set watermark_at = watermark() %}
@@ -173,6 +179,16 @@ touched as (
             and ending.applied_at > {{ watermark_at }} and ending.key_1 = child.key_{{ index }}
       )
     {%- endfor %}
+    union
+    -- Every key older than a baseline of its kind completed since then: it may close them.
+    select distinct {% for name in key_names %}known.key_{{ loop.index }} as {{ name }}{{ ', ' if not loop.last }}{% endfor %}
+    from {{ events }} as known
+    where known.kind = '{{ kind }}'
+      and exists (
+          select 1 from {{ baselines }} as baselines
+          where baselines.kind = '{{ kind }}' and baselines.applied_at > {{ watermark_at }}
+            and known.event_time <= baselines.started_at
+      )
     {%- if extra_touched %}
     union
     {{ extra_touched }}
@@ -225,6 +241,35 @@ key_events as (
         and ending.key_1 = first_events.{{ key_names[index - 1] }}
         and ending.event_time >= first_events.event_time
     {%- endfor %}
+    union all
+    -- Closed by reconciliation (priority 8): a complete baseline of this kind holds no record of
+    -- the key, which its own events or records name before the baseline began, and neither an
+    -- event of its own nor a parent's deletion during the baseline's read explains it. Auth0's
+    -- clock (the Date header) counts whole seconds: the read may have ended up to a second after
+    -- completed_at.
+    {%- set read_until = dbt.dateadd('second', 1, 'baselines.completed_at') %}
+    select {% for name in key_names %}first_events.{{ name }}, {% endfor -%}
+           {{ dbt.concat(["'rc_'", 'baselines.baseline_id']) }} as event_id,
+           cast('{{ kind }}.reconciled' as {{ dbt.type_string() }}) as event_type, baselines.started_at as event_time,
+           8 as priority, cast(null as {{ dbt.type_timestamp() }}) as object_updated_at,
+           cast(null as {{ json_type() }}) as payload, baselines.applied_at
+    from first_events
+    inner join {{ baselines }} as baselines
+        on baselines.kind = '{{ kind }}'
+        and baselines.started_at >= first_events.event_time
+    where not exists (
+        select 1 from own_events as during
+        where {{ same_key(key_names, 'during', 'first_events') }}
+          and during.event_time >= baselines.started_at and during.event_time < {{ read_until }}
+    )
+    {%- for parent, index in parents %}
+      and not exists (
+        select 1 from {{ events }} as ending
+        where ending.kind = '{{ parent }}' and ending.event_type = '{{ kinds[parent]['ends'] }}'
+          and ending.key_1 = first_events.{{ key_names[index - 1] }}
+          and ending.event_time >= baselines.started_at and ending.event_time < {{ read_until }}
+      )
+    {%- endfor %}
 ),
 
 -- Beginnings (a creation, a life before the log) mark 1, endings 0, changes nothing.
@@ -233,7 +278,7 @@ life_marks as (
         key_events.*,
         case
             when priority <= 1 then 1
-            when priority = 9 or event_type = '{{ spec['ends'] }}' then 0
+            when priority >= 8 or event_type = '{{ spec['ends'] }}' then 0
         end as life_mark
     from key_events
 ),
@@ -251,6 +296,7 @@ ordered as (
     select
         life_numbers.*,
         lead(event_time) over key_order as valid_to,
+        lead(priority) over key_order as next_priority,
         -- Whether the key exists after the last beginning or ending up to this row.
         max(life_mark) over (partition by {{ key_names | join(', ') }}, mark_number) as alive,
         {%- if spec.get('created_type') %}
@@ -278,6 +324,7 @@ versions as (
         object_updated_at,
         payload,
         created_at,
+        coalesce(next_priority = 8, false) as ended_by_reconciliation,
         key_applied_at as applied_at
     from ordered
     where life_mark is distinct from 0

@@ -188,3 +188,26 @@ where newest_first = 1
 {% macro history_changed(history, key_names, watermark_at) -%}
     select {{ key_names | join(', ') }} from {{ history }} where applied_at > {{ watermark_at }}
 {%- endmacro %}
+
+
+{#
+  An entity's current model agrees with its history too: the rows of `int_model` (its newest
+  events) whose *_history has a version in effect (which a reconciliation may have closed,
+  though the newest event is not a deletion), as a relation with the int_* columns plus
+  `exists_now` and `history_applied_at`. Incremental: the keys whose newest event or history
+  changed since the model's watermark (exists_now false: the key is gone).
+#}
+{% macro entity_now(int_model, history, key_name) -%}
+  {%- set watermark_at = watermark() -%}
+    (
+    select newest.*, in_effect.{{ key_name }} is not null as exists_now, in_effect.applied_at as history_applied_at
+    from {{ int_model }} as newest
+    left join {{ in_effect(history, [key_name]) }} as in_effect on in_effect.{{ key_name }} = newest.{{ key_name }}
+    {%- if is_incremental() %}
+    where newest.applied_at > {{ watermark_at }}
+       or newest.{{ key_name }} in ({{ history_changed(history, [key_name], watermark_at) }})
+    {%- else %}
+    where in_effect.{{ key_name }} is not null
+    {%- endif %}
+    ) as newest
+{%- endmacro %}

@@ -1,5 +1,6 @@
 -- Groups that exist now: per group id the newest event (event_time, then the group's
--- updated_at, which group.created lacks) wins, and group.deleted ends a group. Incremental.
+-- updated_at, which group.created lacks) wins, and group.deleted or reconciliation (no version
+-- of groups_history in effect) ends a group. Incremental.
 {{ config(alias='current_groups', materialized='incremental', unique_key='group_id', incremental_strategy='replace_keys',
           indexes=key_indexes(['group_id'])) }}
 select
@@ -10,11 +11,6 @@ select
     event_id as last_event_id,
     event_type as last_event_type,
     event_time as last_event_time,
-    applied_at
-    {{- gone_when("event_type = 'group.deleted'") }}
-from {{ ref('auth0_events__int_groups') }}
-{%- if is_incremental() %}
-where applied_at > {{ watermark() }}
-{%- else %}
-where event_type <> 'group.deleted'
-{%- endif %}
+    greatest(applied_at, history_applied_at) as applied_at
+    {{- gone_when("not exists_now") }}
+from {{ entity_now(ref('auth0_events__int_groups'), ref('auth0_events__groups_history'), 'group_id') }}

@@ -12,4 +12,5 @@ with
     versions.payload as group_object,
     versions.event_id,
     versions.event_type,
+    versions.ended_by_reconciliation,
     versions.applied_at") }}

@@ -12,4 +12,5 @@ with
     versions.valid_from as updated_at,
     versions.event_id,
     versions.event_type,
+    versions.ended_by_reconciliation,
     versions.applied_at") }}

@@ -80,6 +80,9 @@ held as (
         versions.payload,
         versions.event_id,
         versions.event_type,
+        -- Ended by its own reconciliation, not earlier by the membership's end.
+        coalesce(versions.ended_by_reconciliation and versions.valid_to <= coalesce(lives.valid_to, versions.valid_to), false)
+            as ended_by_reconciliation,
         case when lives.applied_at > versions.applied_at then lives.applied_at else versions.applied_at end as applied_at
     from versions
     inner join lives
@@ -96,4 +99,5 @@ held as (
     held.assigned_at,
     held.event_id,
     held.event_type,
+    held.ended_by_reconciliation,
     held.applied_at", rows='held') }}

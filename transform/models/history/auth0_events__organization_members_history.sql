@@ -11,4 +11,5 @@ with
     versions.valid_from as added_at,
     versions.event_id,
     versions.event_type,
+    versions.ended_by_reconciliation,
     versions.applied_at") }}

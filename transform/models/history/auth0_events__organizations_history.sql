@@ -13,4 +13,5 @@ with
     versions.payload as organization_object,
     versions.event_id,
     versions.event_type,
+    versions.ended_by_reconciliation,
     versions.applied_at") }}

@@ -10,4 +10,5 @@ with
     " ~ user_attributes('versions.payload') ~ ",
     versions.event_id,
     versions.event_type,
+    versions.ended_by_reconciliation,
     versions.applied_at") }}
