@@ -362,6 +362,12 @@ def test_a_baseline_over_three_bounded_runs_while_events_keep_arriving(tmp_path:
         read = record_keys(union)
         for name in read:
             assert before[name] & after[name] <= read[name], f"{name}: what existed throughout is in the baseline"
+        # A stream's read completes after its last record was answered (the models take the time
+        # between started_at and completed_at for the read's own).
+        for done in union[BASELINES_STREAM]:
+            records = [r for r in union.get(done["stream"], []) if r["baseline_id"] == done["baseline_id"]]
+            newest = max((r["event_time"] for r in records), default=done["started_at"])
+            assert done["completed_at"] >= newest, f"{done['stream']}: completed {done['completed_at']}, read {newest}"
         # A change made while the baseline ran arrived as an event after it, newer than it.
         started = state["bookmarks"][BASELINES_STREAM]["started_at"]
         assert any(r["event_time"] > started for run in runs for r in run.records_of_events())
